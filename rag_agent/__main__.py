@@ -1,0 +1,3 @@
+from rag_agent.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""graph stage of rag_agent."""

@@ -1,0 +1,1 @@
+"""llm stage of rag_agent."""

@@ -1,0 +1,1 @@
+"""Retrieval stack: embedder -> vector index -> reranker."""

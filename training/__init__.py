@@ -1,0 +1,1 @@
+"""ragloop training stage."""
