@@ -25,7 +25,7 @@ try:  # the agent commands arrive with the agent stage
 
     _agent_cli.register(app)
 except ImportError as _exc:  # pragma: no cover - only while a stage is missing
-    if "rag_agent.graph.cli" not in str(_exc):
+    if "rag_agent.graph.cli" not in str(_exc) and "'cli' from 'rag_agent.graph'" not in str(_exc):
         raise
 
 
