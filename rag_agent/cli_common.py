@@ -33,7 +33,7 @@ def setup_logging(verbose: bool = False) -> None:
         format="%(message)s",
         handlers=[RichHandler(show_path=False, rich_tracebacks=False)],
     )
-    for noisy in ("httpx", "sentence_transformers", "chromadb", "urllib3", "transformers"):
+    for noisy in ("httpx", "sentence_transformers", "chromadb", "urllib3", "transformers", "faiss.loader"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
