@@ -1,0 +1,98 @@
+"""Model registry on a real DuckDB workspace: champions, lineage, promotion atomicity, rollback."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from rag_agent.errors import ConfigError, ModelError
+from training import registry
+
+
+def _fake_model(ws, kind: str, version_id: str, payload: str = "w") -> None:
+    """A complete-looking model folder: the registry never loads weights, it only checks files."""
+    folder = registry.version_dir(ws, kind, version_id)
+    folder.mkdir(parents=True)
+    (folder / "config.json").write_text(json.dumps({"payload": payload}))
+    (folder / "model.safetensors").write_text(payload)
+
+
+def test_base_versions_are_the_first_champions(workspace):
+    emb = registry.champion(workspace, "embedder")
+    rer = registry.champion(workspace, "reranker")
+    assert emb.version_id == "embedder-base" and emb.parent_id is None and emb.content_version
+    assert rer.is_none and rer.path == "none"
+    assert registry.champion_specs(workspace)[1] == "none"
+    assert registry.check_invariants(workspace) == []
+
+
+def test_candidate_needs_files_and_a_registered_parent(workspace):
+    with pytest.raises(ModelError):
+        registry.register_candidate(workspace, "embedder", "embedder-0001-aaaaaa", "embedder-base", {}, {}, {})
+    _fake_model(workspace, "embedder", "embedder-0001-aaaaaa")
+    with pytest.raises(ConfigError):
+        registry.register_candidate(workspace, "embedder", "embedder-0001-aaaaaa", "embedder-ghost", {}, {}, {})
+    version = registry.register_candidate(
+        workspace, "embedder", "embedder-0001-aaaaaa", "embedder-base", {"lr": 1e-5}, {"source": "test"}, {"loss": [1.0]}
+    )
+    assert version.status == "candidate" and version.config == {"lr": 1e-5}
+    assert registry.champion(workspace, "embedder").version_id == "embedder-base"
+    with pytest.raises(ConfigError):
+        registry.check_kind("generator")
+
+
+def test_promote_then_rollback_restores_previous_champion(workspace):
+    ids = []
+    for n in (1, 2):
+        vid = registry.new_version_id(workspace, "embedder")
+        _fake_model(workspace, "embedder", vid, payload=str(n))
+        registry.register_candidate(workspace, "embedder", vid, ids[-1] if ids else "embedder-base", {}, {}, {})
+        registry.promote(workspace, vid, reason="gate passed", metrics={"ndcg": 0.5 + n})
+        ids.append(vid)
+    assert registry.champion(workspace, "embedder").version_id == ids[1]
+    assert registry.get_version(workspace, ids[0]).status == "retired"
+    assert registry.get_version(workspace, ids[1]).metrics["ndcg"] == 2.5
+    assert registry.use_champions(workspace).config.models.embedder.endswith(ids[1])
+
+    restored = registry.rollback(workspace, "embedder")
+    assert restored.version_id == ids[0]
+    assert registry.get_version(workspace, ids[1]).status == "rejected"
+    assert registry.rollback(workspace, "embedder", to="embedder-base").version_id == "embedder-base"
+    actions = [row[4] for row in registry.promotions(workspace, "embedder")]
+    assert actions == ["base", "promote", "promote", "rollback", "rollback"]
+    assert registry.check_invariants(workspace) == []
+    with pytest.raises(ConfigError):
+        registry.rollback(workspace, "embedder", to="reranker-none")
+
+
+def test_crash_inside_the_switch_leaves_the_old_champion(workspace, monkeypatch):
+    vid = registry.new_version_id(workspace, "reranker")
+    _fake_model(workspace, "reranker", vid)
+    registry.register_candidate(workspace, "reranker", vid, "reranker-none", {}, {}, {})
+
+    def crash(action):
+        raise KeyboardInterrupt("power cut")
+
+    monkeypatch.setattr(registry, "_before_commit_hook", crash)
+    with pytest.raises(KeyboardInterrupt):
+        registry.promote(workspace, vid)
+    assert registry.champion(workspace, "reranker").version_id == "reranker-none"
+    assert registry.get_version(workspace, vid).status == "candidate"
+    assert [row[4] for row in registry.promotions(workspace, "reranker")] == ["base"]
+    assert registry.check_invariants(workspace) == []
+
+    monkeypatch.setattr(registry, "_before_commit_hook", lambda action: None)
+    assert registry.promote(workspace, vid).status == "champion"
+    assert registry.champion_specs(workspace)[1].endswith(vid)
+
+
+def test_rejecting_a_candidate_and_refusing_to_reject_the_champion(workspace):
+    vid = registry.new_version_id(workspace, "embedder")
+    _fake_model(workspace, "embedder", vid)
+    registry.register_candidate(workspace, "embedder", vid, "embedder-base", {}, {}, {})
+    assert registry.reject(workspace, vid, "ndcg regressed on AILAStatutes").status == "rejected"
+    with pytest.raises(ConfigError):
+        registry.reject(workspace, "embedder-base", "no")
+    with pytest.raises(ConfigError):
+        registry.rollback(workspace, "reranker")  # the base has no predecessor

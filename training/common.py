@@ -1,0 +1,63 @@
+"""What every trainer shares: the result record, seeding, the accelerator, atomic model output."""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import tempfile
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+
+@dataclass
+class TrainResult:
+    """What a trainer leaves behind: a loadable model directory and how training went."""
+
+    path: Path
+    metrics: dict = field(default_factory=dict)  # "losses": per optimizer step, plus before/after figures
+    n_examples: int = 0
+
+
+def seed_everything(seed: int) -> None:
+    import numpy as np
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def make_accelerator():
+    """An `accelerate.Accelerator` on the GPU when there is one, else CPU; under
+    `accelerate launch` the same code runs data-parallel on several GPUs."""
+    import torch
+    from accelerate import Accelerator
+
+    return Accelerator(cpu=not torch.cuda.is_available())
+
+
+@contextmanager
+def atomic_output(out_dir: Path | str) -> Iterator[Path]:
+    """Yield a temp folder beside `out_dir`; on success it is renamed to `out_dir`.
+
+    A crash mid-training leaves only a hidden temp folder, never a half-written model under the
+    final name (the registry only ever registers complete folders).
+    """
+    target = Path(out_dir)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"))
+    try:
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if target.exists():
+        shutil.rmtree(target)
+    os.replace(tmp, target)
+
+
+def mean(values: list[float]) -> float:
+    return float(sum(values) / len(values)) if values else float("nan")

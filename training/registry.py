@@ -1,0 +1,298 @@
+"""The model registry: every embedder/reranker version, which one is champion, and its history.
+
+Files first, database second: a version's folder (`ws.models_dir/<kind>/<version_id>`, standard
+sentence-transformers / CrossEncoder format) is written completely before its row is inserted, and
+a promotion switches statuses and appends to `promotions` in ONE transaction. A crash at any point
+therefore leaves the previous champion in place (an orphan folder at worst, never a champion row
+pointing at a half-written model).
+
+The base embedder (the configured `models.embedder`, bundled MiniLM by default) is registered as
+the first embedder champion; the base reranker is "none" (retrieval order is kept).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Literal
+
+from rag_agent.errors import ConfigError, ModelError
+
+log = logging.getLogger(__name__)
+
+Kind = Literal["embedder", "reranker"]
+KINDS: tuple[str, ...] = ("embedder", "reranker")
+STATUSES = ("candidate", "champion", "rejected", "retired")
+NO_RERANKER = "none"
+
+_COLUMNS = "version_id, kind, parent_id, path, content_version, config, trained_on, metrics, status, reason, created_at"
+
+
+@dataclass
+class ModelVersion:
+    version_id: str
+    kind: str
+    parent_id: str | None
+    path: str
+    content_version: str | None = None
+    config: dict = field(default_factory=dict)
+    trained_on: dict = field(default_factory=dict)
+    metrics: dict = field(default_factory=dict)
+    status: str = "candidate"
+    reason: str | None = None
+    created_at: datetime | None = None
+
+    @property
+    def is_none(self) -> bool:
+        """The "no reranker" base version (nothing to load)."""
+        return self.path == NO_RERANKER
+
+    @classmethod
+    def from_row(cls, row: tuple) -> ModelVersion:
+        vid, kind, parent, path, content, config, trained_on, metrics, status, reason, created = row
+        return cls(vid, kind, parent, path, content, json.loads(config), json.loads(trained_on), json.loads(metrics), status, reason, created)
+
+
+def check_kind(kind: str) -> str:
+    if kind not in KINDS:
+        raise ConfigError(f"kind={kind!r}", "embedder or reranker", "pass --kind embedder or --kind reranker")
+    return kind
+
+
+def version_dir(ws, kind: str, version_id: str) -> Path:
+    return ws.models_dir / check_kind(kind) / version_id
+
+
+def new_version_id(ws, kind: str) -> str:
+    """'<kind>-<n>-<random>': the counter keeps lineage readable, the suffix keeps ids unique even
+    when two trainers start at once."""
+    ensure_base(ws)
+    with ws.db() as con:
+        (count,) = con.execute("SELECT count(*) FROM model_versions WHERE kind = ?", [check_kind(kind)]).fetchone()
+    return f"{kind}-{count:04d}-{secrets.token_hex(3)}"
+
+
+# ---- reading ------------------------------------------------------------------------------------
+def get_version(ws, version_id: str, con=None) -> ModelVersion:
+    def read(c):
+        return c.execute(f"SELECT {_COLUMNS} FROM model_versions WHERE version_id = ?", [version_id]).fetchone()
+
+    row = read(con) if con is not None else _with_db(ws, read)
+    if row is None:
+        raise ConfigError(f"version {version_id!r}", "a registered model version", "list them with `training models`")
+    return ModelVersion.from_row(row)
+
+
+def list_versions(ws, kind: str | None = None) -> list[ModelVersion]:
+    ensure_base(ws)
+    where, params = ("WHERE kind = ?", [check_kind(kind)]) if kind else ("", [])
+    with ws.db() as con:
+        rows = con.execute(f"SELECT {_COLUMNS} FROM model_versions {where} ORDER BY created_at, version_id", params).fetchall()
+    return [ModelVersion.from_row(r) for r in rows]
+
+
+def champion(ws, kind: str) -> ModelVersion:
+    """The version retrieval should use for `kind` (registers the base on first use)."""
+    ensure_base(ws)
+    with ws.db() as con:
+        rows = con.execute(
+            f"SELECT {_COLUMNS} FROM model_versions WHERE kind = ? AND status = 'champion'", [check_kind(kind)]
+        ).fetchall()
+    if len(rows) != 1:
+        raise ModelError(f"{len(rows)} {kind} champions", "exactly one champion per kind", "run `training rollback --kind " + kind + "`")
+    return ModelVersion.from_row(rows[0])
+
+
+def champion_specs(ws) -> tuple[str, str]:
+    """(embedder spec, reranker spec) of the champions, as `models.embedder`/`models.reranker` take them."""
+    return champion(ws, "embedder").path, champion(ws, "reranker").path
+
+
+def use_champions(ws):
+    """Point `ws.config.models` at the champions (in memory) and return `ws`, so whatever opens
+    the retriever from the config (agent, evals, ingest) gets the champion models and index."""
+    ws.config.models.embedder, ws.config.models.reranker = champion_specs(ws)
+    return ws
+
+
+def promotions(ws, kind: str | None = None) -> list[tuple]:
+    ensure_base(ws)
+    where, params = ("WHERE kind = ?", [check_kind(kind)]) if kind else ("", [])
+    with ws.db() as con:
+        return con.execute(
+            f"SELECT promotion_no, kind, from_id, to_id, action, reason, promoted_at FROM promotions {where} ORDER BY promotion_no", params
+        ).fetchall()
+
+
+# ---- writing ------------------------------------------------------------------------------------
+def ensure_base(ws) -> None:
+    """Register the base embedder (the configured spec) and the "none" reranker as the first
+    champions, once per workspace."""
+    from rag_agent.models import embedder_path
+
+    with ws.db() as con:
+        have = {k for (k,) in con.execute("SELECT DISTINCT kind FROM model_versions").fetchall()}
+        if "embedder" not in have:
+            spec = ws.config.models.embedder
+            path = embedder_path(spec)
+            _insert_base(con, "embedder", "embedder-base", str(path), _content_version(path), {"spec": spec})
+        if "reranker" not in have:
+            _insert_base(con, "reranker", "reranker-none", NO_RERANKER, None, {"spec": NO_RERANKER})
+
+
+def _insert_base(con, kind: str, version_id: str, path: str, content_version: str | None, config: dict) -> None:
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute(
+            f"INSERT INTO model_versions ({_COLUMNS}) VALUES (?, ?, NULL, ?, ?, ?, ?, '{{}}', 'champion', 'base model', current_timestamp)",
+            [version_id, kind, path, content_version, json.dumps(config), json.dumps({"source": "base"})],
+        )
+        _append_promotion(con, kind, None, version_id, "base", "base model")
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+
+
+def register_candidate(
+    ws,
+    kind: str,
+    version_id: str,
+    parent_id: str | None,
+    config: dict,
+    trained_on: dict,
+    metrics: dict,
+    path: Path | None = None,
+) -> ModelVersion:
+    """Insert a finished model folder as a 'candidate'. The folder must already be complete."""
+    ensure_base(ws)
+    path = Path(path) if path is not None else version_dir(ws, kind, version_id)
+    if not (path.is_dir() and (path / "config.json").exists()):
+        raise ModelError(str(path), f"a complete {kind} folder (config.json + weights)", "train the model before registering it")
+    content = _content_version(path) if kind == "embedder" else None
+    with ws.db() as con:
+        if parent_id is not None:
+            get_version(ws, parent_id, con)  # the parent must exist (lineage invariant)
+        con.execute(
+            f"INSERT INTO model_versions ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'candidate', 'trained', current_timestamp)",
+            [version_id, check_kind(kind), parent_id, str(path), content, json.dumps(config), json.dumps(trained_on), json.dumps(metrics)],
+        )
+        return get_version(ws, version_id, con)
+
+
+def promote(ws, version_id: str, reason: str = "passed the gate", metrics: dict | None = None) -> ModelVersion:
+    """Make `version_id` the champion of its kind; the previous champion becomes 'retired'.
+    One transaction: readers see either the old champion or the new one."""
+    return _switch(ws, version_id, "promote", reason, metrics, previous_status="retired")
+
+
+def reject(ws, version_id: str, reason: str, metrics: dict | None = None) -> ModelVersion:
+    with ws.db() as con:
+        version = get_version(ws, version_id, con)
+        if version.status == "champion":
+            raise ConfigError(version_id, "a non-champion version", "roll back first (`training rollback`)")
+        merged = {**version.metrics, **(metrics or {})}
+        con.execute(
+            "UPDATE model_versions SET status = 'rejected', reason = ?, metrics = ? WHERE version_id = ?",
+            [reason, json.dumps(merged), version_id],
+        )
+        return get_version(ws, version_id, con)
+
+
+def rollback(ws, kind: str, to: str | None = None, reason: str = "rollback") -> ModelVersion:
+    """Restore the champion before the current one (or `to`); the current one becomes 'rejected'."""
+    check_kind(kind)
+    current = champion(ws, kind)
+    if to is None:
+        history = [row for row in promotions(ws, kind) if row[3] == current.version_id and row[2] is not None]
+        if not history:
+            raise ConfigError(f"{kind} champion {current.version_id}", "a champion with a predecessor", "nothing to roll back to")
+        to = history[-1][2]
+    target = get_version(ws, to)
+    if target.kind != kind:
+        raise ConfigError(f"--to {to}", f"a {kind} version", f"pick one from `training models --kind {kind}`")
+    if target.version_id == current.version_id:
+        raise ConfigError(f"--to {to}", "a version other than the current champion", "pick another version")
+    return _switch(ws, target.version_id, "rollback", reason, None, previous_status="rejected")
+
+
+def _switch(ws, version_id: str, action: str, reason: str, metrics: dict | None, previous_status: str) -> ModelVersion:
+    ensure_base(ws)
+    with ws.db() as con:
+        target = get_version(ws, version_id, con)
+        if target.status == "champion":
+            return target
+        if not target.is_none and not Path(target.path).is_dir():
+            raise ModelError(target.path, f"the model folder of {version_id}", "the files are gone; pick another version")
+        con.execute("BEGIN TRANSACTION")
+        try:
+            previous = con.execute(
+                "SELECT version_id FROM model_versions WHERE kind = ? AND status = 'champion'", [target.kind]
+            ).fetchall()
+            for (prev_id,) in previous:
+                con.execute(
+                    "UPDATE model_versions SET status = ?, reason = ? WHERE version_id = ?",
+                    [previous_status, f"{action}: replaced by {version_id}", prev_id],
+                )
+            merged = {**target.metrics, **(metrics or {})}
+            con.execute(
+                "UPDATE model_versions SET status = 'champion', reason = ?, metrics = ? WHERE version_id = ?",
+                [reason, json.dumps(merged), version_id],
+            )
+            _append_promotion(con, target.kind, previous[0][0] if previous else None, version_id, action, reason)
+            _before_commit_hook(action)
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        log.info("%s %s: champion is now %s", action, target.kind, version_id)
+        return get_version(ws, version_id, con)
+
+
+def _before_commit_hook(action: str) -> None:
+    """Nothing in production; tests replace it to simulate a crash inside the switch."""
+
+
+def _append_promotion(con, kind: str, from_id: str | None, to_id: str, action: str, reason: str) -> None:
+    (n,) = con.execute("SELECT coalesce(max(promotion_no), 0) + 1 FROM promotions").fetchone()
+    con.execute(
+        "INSERT INTO promotions (promotion_no, kind, from_id, to_id, action, reason) VALUES (?, ?, ?, ?, ?, ?)",
+        [n, kind, from_id, to_id, action, reason],
+    )
+
+
+def _content_version(path: Path) -> str:
+    """The embedder version string the index folders are keyed by (same rule as the embedder)."""
+    from rag_agent.retrieval.embedder import SentenceTransformerEmbedder
+
+    return SentenceTransformerEmbedder(path).version
+
+
+def _with_db(ws, fn):
+    with ws.db() as con:
+        return fn(con)
+
+
+# ---- invariants (checked by tests and `training models --check`) -------------------------------
+def check_invariants(ws) -> list[str]:
+    """Human-readable violations: not exactly one champion per kind, a parent that does not
+    exist, a champion whose folder is missing."""
+    problems = []
+    versions = {v.version_id: v for v in list_versions(ws)}
+    for kind in KINDS:
+        champs = [v for v in versions.values() if v.kind == kind and v.status == "champion"]
+        if len(champs) != 1:
+            problems.append(f"{kind}: {len(champs)} champions")
+        for v in champs:
+            if not v.is_none and not Path(v.path).is_dir():
+                problems.append(f"{v.version_id}: champion folder {v.path} missing")
+    for v in versions.values():
+        if v.parent_id is not None and v.parent_id not in versions:
+            problems.append(f"{v.version_id}: parent {v.parent_id} not registered")
+        if v.status not in STATUSES:
+            problems.append(f"{v.version_id}: unknown status {v.status}")
+    return problems
