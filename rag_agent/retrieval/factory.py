@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import re
-import shutil
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -34,8 +33,9 @@ def index_dir(ws, embedder_version: str) -> Path:
     return ws.indexes_dir / f"{ws.config.index.backend}-{slug(embedder_version)}"
 
 
-def new_index(ws, embedder_version: str, dim: int, path: Path | None = None) -> VectorIndex:
-    """An empty index of the configured backend/kind (chroma needs its folder up front)."""
+def new_index(ws, embedder_version: str, dim: int, path: Path | None = None, fresh: bool = False) -> VectorIndex:
+    """An index of the configured backend/kind (chroma needs its folder up front and writes in
+    place: `fresh` drops an existing collection there)."""
     cfg = ws.config.index
     if cfg.backend == "faiss":
         from rag_agent.retrieval.index_faiss import FaissIndex
@@ -44,7 +44,7 @@ def new_index(ws, embedder_version: str, dim: int, path: Path | None = None) -> 
     if cfg.backend == "chroma":
         from rag_agent.retrieval.index_chroma import ChromaIndex
 
-        return ChromaIndex.create(path or index_dir(ws, embedder_version), dim, embedder_version, cfg)
+        return ChromaIndex.create(path or index_dir(ws, embedder_version), dim, embedder_version, cfg, fresh=fresh)
     raise IndexError_(f"index.backend={cfg.backend!r}", "faiss or chroma", "set index.backend in ragloop.toml")
 
 
@@ -101,9 +101,7 @@ def build_index(
     """Embed `(chunk_id, doc_id, text)` rows in batches into a fresh index, saved to `dir`
     (default: the workspace folder for this embedder). Replaces whatever was there."""
     target = Path(dir) if dir is not None else index_dir(ws, embedder.version)
-    if ws.config.index.backend == "chroma" and target.exists():
-        shutil.rmtree(target)  # chroma writes in place; start from an empty collection
-    index = new_index(ws, embedder.version, embedder.dim, target)
+    index = new_index(ws, embedder.version, embedder.dim, target, fresh=True)
     batch: list[Sequence[str]] = []
     total = 0
     for row in chunk_rows:

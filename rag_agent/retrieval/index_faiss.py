@@ -134,15 +134,27 @@ class FaissIndex:
         if k <= 0 or len(self) == 0:
             return [[] for _ in range(queries.shape[0])]
         if scope is not None:
-            return self._search_scope(queries, k, scope)
-        scores, rows = self._index.search(queries, min(k, len(self)))
+            rows = sorted(r for doc in scope for r in self._rows_of_doc.get(doc, []))
+            return self._search_rows(queries, k, np.array(rows, dtype=np.int64))
+        if self.kind == "hnsw" and k >= len(self):
+            # "All of them, ranked": a graph walk may not reach every node, a full scan does.
+            return self._search_rows(queries, k, np.arange(len(self), dtype=np.int64))
+        scores, rows = self._index.search(queries, min(k, len(self)), params=self._search_params(k))
         return [
             [Hit(self._chunk_ids[r], self._doc_ids[r], float(s)) for r, s in zip(row_ids, row_scores) if r >= 0]
             for row_ids, row_scores in zip(rows, scores)
         ]
 
-    def _search_scope(self, queries: np.ndarray, k: int, scope: set[str]) -> list[list[Hit]]:
-        rows = np.array(sorted(r for doc in scope for r in self._rows_of_doc.get(doc, [])), dtype=np.int64)
+    def _search_params(self, k: int):
+        if self.kind != "hnsw":
+            return None
+        import faiss
+
+        # efSearch below k cannot return k results; raise it for this call only.
+        return faiss.SearchParametersHNSW(efSearch=max(self.hnsw_params["ef_search"], k))
+
+    def _search_rows(self, queries: np.ndarray, k: int, rows: np.ndarray) -> list[list[Hit]]:
+        """Exact top-k over the given index rows."""
         if len(rows) == 0:
             return [[] for _ in range(queries.shape[0])]
         positions, scores = exact_top_k(queries, self._reconstruct(rows), k)
