@@ -97,6 +97,12 @@ class EvalConfig:
     retrieve_k: int = 1000
     # In-domain relevance: a chunk overlaps a gold span by at least this share of the shorter one.
     overlap_fraction: float = 0.5
+    # With a reranker, only the index's top rerank_k are re-scored (cross-encoders are slow; past
+    # ~100 the reranker rarely promotes anything into the top 10).
+    rerank_k: int = 100
+    # CUAD joins the parts of a clause with "<omitted>"; parts this close (characters) are one gold
+    # span (page headers cut the clause), farther ones separate spans (distinct clauses pages apart).
+    evidence_join_gap: int = 500
 
 
 @dataclass

@@ -1,0 +1,250 @@
+"""Run suites: embed, search, (optionally) rerank, score with `evals.metrics`.
+
+BEIR suites search the whole corpus exactly (numpy inner product over normalised vectors, i.e.
+cosine, as MTEB does) and keep the top `eval.retrieve_k`. CUAD-style suites chunk each contract
+with the project chunker (`ws.config.chunking`), put the chunks in the project's faiss index (flat:
+exact) and search each task only inside its own contract (`scope={doc_id}`), the path the agent
+uses. Document embeddings are cached under `<workspace>/cache/embeddings`, keyed by the
+embedder version and a hash of the texts, so re-evaluating the same model is fast.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from evals.metrics import Qrels, mean_scores, score_run
+from evals.results import SuiteResult
+from evals.suites import BeirSuite, CuadSuite, SuiteRef, discover, load_beir, load_cuad, relevant_chunks
+from rag_agent.config import RagloopConfig
+from rag_agent.errors import DataError
+from rag_agent.protocols import Reranker, TextEmbedder
+
+log = logging.getLogger(__name__)
+
+RECALL_KS = (10, 100)
+# Texts per encode call: big enough to keep the model busy, small enough for a moving progress bar.
+ENCODE_BATCH_TEXTS = 256
+
+
+def evaluate_suite(
+    suite_path: Path | str,
+    split: str | None,
+    embedder: TextEmbedder | str,
+    reranker: Reranker | str | None = None,
+    ws=None,
+    cfg: RagloopConfig | None = None,
+) -> SuiteResult:
+    """Evaluate the one suite at `suite_path` (the training loop's entry point)."""
+    refs = discover(suite_path, split)
+    if len(refs) != 1:
+        raise DataError(str(suite_path), "a folder holding exactly one suite", "pass one suite folder (or use evaluate_path)")
+    return evaluate_ref(refs[0], embedder, reranker, ws=ws, cfg=cfg)
+
+
+def evaluate_path(
+    suite_path: Path | str,
+    split: str | None,
+    embedder: TextEmbedder | str,
+    reranker: Reranker | str | None = None,
+    ws=None,
+    cfg: RagloopConfig | None = None,
+) -> list[SuiteResult]:
+    """Evaluate every suite at or under `suite_path`; the model is loaded once for all of them."""
+    embedder, reranker, cfg = _resolve(embedder, reranker, ws, cfg)
+    return [evaluate_ref(ref, embedder, reranker, ws=ws, cfg=cfg) for ref in discover(suite_path, split)]
+
+
+def evaluate_ref(ref: SuiteRef, embedder, reranker=None, ws=None, cfg: RagloopConfig | None = None) -> SuiteResult:
+    embedder, reranker, cfg = _resolve(embedder, reranker, ws, cfg)
+    cache = EmbeddingCache(ws.cache_dir / "embeddings" if ws is not None else None)
+    started = time.perf_counter()
+    if ref.kind == "beir":
+        qrels, run, texts, queries, chunking, details = _beir_run(load_beir(ref), embedder, cfg, cache)
+    else:
+        qrels, run, texts, queries, chunking, details = _cuad_run(load_cuad(ref, cfg.eval.evidence_join_gap), embedder, cfg, cache)
+    if reranker is not None:
+        run = rerank_run(run, queries, texts, reranker, cfg.eval.rerank_k)
+    per_query = score_run(qrels, run, k=cfg.eval.k, recall_ks=RECALL_KS)
+    seconds = time.perf_counter() - started
+    metrics = mean_scores(per_query)
+    log.info("%s/%s: %s over %d queries in %.1fs", ref.name, ref.split, _fmt(metrics), len(next(iter(per_query.values()))), seconds)
+    return SuiteResult(
+        suite=ref.name,
+        split=ref.split,
+        metrics=metrics,
+        per_query=per_query,
+        n_queries=len(next(iter(per_query.values()), {})),
+        seconds=round(seconds, 2),
+        embedder_version=embedder.version,
+        reranker_version=reranker.version if reranker is not None else None,
+        chunking=chunking,
+        suite_path=str(ref.path),
+        details=details,
+    )
+
+
+def _resolve(embedder, reranker, ws, cfg):
+    cfg = cfg or (ws.config if ws is not None else RagloopConfig())
+    if isinstance(embedder, (str, Path)):
+        from rag_agent.retrieval.embedder import SentenceTransformerEmbedder
+
+        embedder = SentenceTransformerEmbedder.from_spec(str(embedder), batch_size=cfg.models.batch_size, device=cfg.models.device)
+    if isinstance(reranker, (str, Path)):
+        reranker = load_reranker_spec(str(reranker))
+    return embedder, reranker, cfg
+
+
+def load_reranker_spec(spec: str) -> Reranker | None:
+    if spec in ("", "none"):
+        return None
+    from rag_agent.retrieval.reranker import load_reranker
+
+    return load_reranker(spec)
+
+
+def _fmt(metrics: dict[str, float]) -> str:
+    return " ".join(f"{name}={value:.5f}" for name, value in metrics.items())
+
+
+# ---- BEIR -----------------------------------------------------------------------------------------
+def _beir_run(suite: BeirSuite, embedder: TextEmbedder, cfg: RagloopConfig, cache: EmbeddingCache):
+    from rag_agent.retrieval.index_meta import exact_top_k
+
+    doc_ids = list(suite.corpus)
+    doc_texts = [suite.corpus[d] for d in doc_ids]
+    query_ids = list(suite.queries)
+    query_texts = [suite.queries[q] for q in query_ids]
+    doc_vectors = cache.encode(embedder, doc_texts, label=f"{suite.name}: corpus")
+    query_vectors = embedder.encode(query_texts, is_query=True)
+    positions, scores = exact_top_k(query_vectors, doc_vectors, cfg.eval.retrieve_k)
+    run = {
+        qid: {doc_ids[p]: float(s) for p, s in zip(row_positions, row_scores)}
+        for qid, row_positions, row_scores in zip(query_ids, positions, scores)
+    }
+    details = {"corpus_size": len(doc_ids)}
+    return suite.qrels, run, suite.corpus, suite.queries, None, details
+
+
+# ---- CUAD -----------------------------------------------------------------------------------------
+def _cuad_run(suite: CuadSuite, embedder: TextEmbedder, cfg: RagloopConfig, cache: EmbeddingCache):
+    from rag_agent.ingest.chunker import chunk_document
+    from rag_agent.retrieval.index_faiss import FaissIndex
+
+    in_scope = sorted({task.doc_id for task in suite.tasks})
+    chunks_of = {doc_id: chunk_document(suite.contracts[doc_id], cfg.chunking) for doc_id in in_scope}
+    chunks = [chunk for doc_id in in_scope for chunk in chunks_of[doc_id]]
+    vectors = cache.encode(embedder, [c.text for c in chunks], label=f"{suite.name}/{suite.split}: chunks")
+    # Flat, whatever the workspace's index.kind: the evaluator must be exact to be reproducible.
+    index = FaissIndex(vectors.shape[1], embedder.version, kind="flat")
+    index.add([c.chunk_id for c in chunks], [c.doc_id for c in chunks], vectors)
+
+    qrels: dict[str, dict[str, int]] = {}
+    tasks = []
+    for task in suite.tasks:
+        relevant = relevant_chunks(chunks_of[task.doc_id], task.spans, cfg.eval.overlap_fraction)
+        if relevant:
+            qrels[task.task_id] = {chunk_id: 1 for chunk_id in relevant}
+            tasks.append(task)
+    query_vectors = embedder.encode([t.question for t in tasks], is_query=True)
+    run: dict[str, dict[str, float]] = {}
+    rows_of_doc: dict[str, list[int]] = {}
+    for row, task in enumerate(tasks):
+        rows_of_doc.setdefault(task.doc_id, []).append(row)
+    for doc_id, rows in rows_of_doc.items():
+        hits = index.search(query_vectors[rows], cfg.eval.retrieve_k, scope={doc_id})
+        for row, row_hits in zip(rows, hits):
+            run[tasks[row].task_id] = {hit.chunk_id: hit.score for hit in row_hits}
+    texts = {c.chunk_id: c.text for c in chunks}
+    queries = {t.task_id: t.question for t in tasks}
+    details = suite.details() | {
+        "chunks": len(chunks),
+        "contracts": len(in_scope),
+        "tasks_with_evidence": len(suite.tasks) + suite.tasks_without_span,
+        "tasks_without_relevant_chunk": len(suite.tasks) - len(tasks),
+        "relevant_chunks_per_task": round(sum(len(q) for q in qrels.values()) / max(len(qrels), 1), 3),
+    }
+    return qrels, run, texts, queries, dataclasses.asdict(cfg.chunking), details
+
+
+# ---- reranking ------------------------------------------------------------------------------------
+def rerank_run(run: dict, queries: dict[str, str], texts: dict[str, str], reranker: Reranker, rerank_k: int) -> dict:
+    """Re-order each query's top `rerank_k` by the reranker; the rest keep index order below them.
+
+    Scores become rank-derived (n, n-1, ...) so the final order is exactly the one shown to a user.
+    """
+    from rich.progress import track
+
+    reranked = {}
+    for qid in track(list(run), description="reranking", console=_stderr_console(), transient=True):
+        order = sorted(run[qid].items(), key=lambda item: (item[1], item[0]), reverse=True)
+        head, tail = order[:rerank_k], order[rerank_k:]
+        rerank_scores = reranker.score(queries[qid], [texts[doc] for doc, _ in head]) if head else []
+        head_order = [doc for _, doc in sorted(zip(rerank_scores, [d for d, _ in head]), key=lambda pair: pair[0], reverse=True)]
+        final = head_order + [doc for doc, _ in tail]
+        reranked[qid] = {doc: float(len(final) - rank) for rank, doc in enumerate(final)}
+    return reranked
+
+
+# ---- embedding cache ------------------------------------------------------------------------------
+class EmbeddingCache:
+    """Document vectors on disk, one .npy per (embedder version, sha256 of the text list)."""
+
+    def __init__(self, root: Path | None):
+        self.root = root
+
+    def encode(self, embedder: TextEmbedder, texts: Sequence[str], label: str = "encoding") -> np.ndarray:
+        path = self._path(embedder.version, texts) if self.root is not None else None
+        if path is not None and path.exists():
+            vectors = np.load(path)
+            if vectors.shape[0] == len(texts):
+                log.debug("embedding cache hit %s", path)
+                return vectors
+        vectors = encode_with_progress(embedder, texts, label)
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npy.tmp")
+            with os.fdopen(fd, "wb") as fh:
+                np.save(fh, vectors)
+            os.replace(tmp, path)  # atomic: a concurrent reader never sees half a file
+        return vectors
+
+    def _path(self, version: str, texts: Sequence[str]) -> Path:
+        digest = hashlib.sha256()
+        for text in texts:
+            encoded = text.encode("utf-8")
+            digest.update(len(encoded).to_bytes(8, "little"))  # length prefix: no ambiguous joins
+            digest.update(encoded)
+        from rag_agent.retrieval.factory import slug
+
+        return self.root / slug(version) / f"{digest.hexdigest()}.npy"
+
+
+def encode_with_progress(embedder: TextEmbedder, texts: Sequence[str], label: str) -> np.ndarray:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    parts = []
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=_stderr_console(), transient=True) as progress:
+        bar = progress.add_task(label, total=len(texts))
+        for start in range(0, len(texts), ENCODE_BATCH_TEXTS):
+            batch = texts[start : start + ENCODE_BATCH_TEXTS]
+            parts.append(embedder.encode(batch))
+            progress.advance(bar, len(batch))
+    if not parts:
+        return embedder.encode([])
+    return np.concatenate(parts, axis=0)
+
+
+def _stderr_console():
+    from rich.console import Console
+
+    return Console(stderr=True)
