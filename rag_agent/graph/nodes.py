@@ -1,0 +1,172 @@
+"""The agent's nodes: pure functions of (state, deps) that return partial state updates.
+
+Dependencies arrive through `deps` (bound at build time); nodes never build models or touch the
+database. LLM usage of a node is returned under `llm_usage` and turned into a timed step by the
+wrapper in build.py. Trace rows travel as `events`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+
+from rag_agent.errors import LLMError, RagloopError
+from rag_agent.graph import prompts
+from rag_agent.graph.state import AgentDeps, AgentState, ContextItem, event, is_final_answer
+from rag_agent.types import RankedChunk
+
+log = logging.getLogger(__name__)
+
+
+def call_llm(deps: AgentDeps, messages: list[dict], schema: dict, max_tokens: int | None = None) -> tuple[dict, dict]:
+    """One JSON-schema completion; returns (parsed object, usage). Wall time is measured here, so
+    the LLM share of a run does not depend on what a backend reports."""
+    clock = deps.clock or time.perf_counter
+    started = clock()
+    reply = deps.llm.complete(messages, schema=schema, max_tokens=max_tokens or deps.max_tokens)
+    usage = {"seconds": clock() - started, "tokens_in": reply.tokens_in or 0, "tokens_out": reply.tokens_out or 0}
+    parsed = reply.parsed
+    if parsed is None:  # a backend that returned text only: it must still be the requested JSON
+        try:
+            parsed = json.loads(reply.text)
+        except (TypeError, ValueError) as exc:
+            raise LLMError(f"LLM reply {reply.text[:80]!r}", "JSON matching the requested schema", "use a model that follows JSON schemas (llm.backend)") from exc
+    if not isinstance(parsed, dict):
+        raise LLMError(f"LLM reply {str(parsed)[:80]!r}", "a JSON object", "use a model that follows JSON schemas (llm.backend)")
+    return parsed, usage
+
+
+def _ids(values, n: int) -> list[int]:
+    """Valid 1-based document ids from a model's list, deduplicated, in the model's order."""
+    out: list[int] = []
+    for value in values if isinstance(values, list) else []:
+        try:
+            number = int(value)
+        except (TypeError, ValueError):
+            continue
+        if 1 <= number <= n and number not in out:
+            out.append(number)
+    return out
+
+
+# ---- retrieval loop ------------------------------------------------------------------------------
+def retrieve(state: AgentState, deps: AgentDeps) -> dict:
+    scope = {state["doc_id"]} if state.get("doc_id") else None
+    candidates = deps.retriever.retrieve(state["query"], deps.cfg.retrieve_k, scope)
+    return {"candidates": candidates}
+
+
+def rerank(state: AgentState, deps: AgentDeps) -> dict:
+    candidates = state["candidates"]
+    # Rerank every candidate (the reranker scores them all anyway): the full order is trace material.
+    ranked = deps.retriever.rerank(state["query"], candidates, len(candidates)) if candidates else []
+    shown_ids = {c.chunk_id for c in ranked[: deps.cfg.context_k]}
+    common = {"attempt": state["attempt"], "query": state["query"], "embedder_version": deps.retriever.embedder_version,
+              "reranker_version": deps.retriever.reranker_version}
+    events = [
+        event("retrievals", stage="retrieve", rank=i, chunk_id=c.chunk_id, doc_id=c.doc_id, score=c.retrieval_score,
+              shown=c.chunk_id in shown_ids, **common)
+        for i, c in enumerate(candidates, start=1)
+    ] + [
+        event("retrievals", stage="rerank", rank=i, chunk_id=c.chunk_id, doc_id=c.doc_id,
+              score=c.rerank_score if c.rerank_score is not None else c.retrieval_score, shown=c.chunk_id in shown_ids, **common)
+        for i, c in enumerate(ranked, start=1)
+    ]
+    update: dict = {"ranked": ranked, "events": events}
+    if state["attempt"] == 0:
+        update["first_context"] = ranked[: deps.cfg.context_k]
+    return update
+
+
+def grade(state: AgentState, deps: AgentDeps) -> dict:
+    shown = state["ranked"][: deps.cfg.context_k]
+    if not shown:
+        return {"relevant": [], "llm_usage": []}
+    passages = [prompts.excerpt(c.text, state["question"], deps.cfg.grade_chars) for c in shown]
+    parsed, usage = call_llm(deps, prompts.grade_messages(state["question"], passages), prompts.GRADE_SCHEMA)
+    chosen = set(_ids(parsed.get("relevant"), len(shown)))
+    events = [
+        event("grades", attempt=state["attempt"], chunk_id=c.chunk_id, rank=i, relevant=i in chosen)
+        for i, c in enumerate(shown, start=1)
+    ]
+    relevant = [c for i, c in enumerate(shown, start=1) if i in chosen]
+    return {"relevant": relevant, "events": events, "llm_usage": [usage]}
+
+
+def rewrite(state: AgentState, deps: AgentDeps) -> dict:
+    parsed, usage = call_llm(deps, prompts.rewrite_messages(state["question"], state["query"]), prompts.REWRITE_SCHEMA)
+    new_query = str(parsed.get("query") or "").strip() or state["question"]
+    attempt = state["attempt"] + 1
+    return {
+        "query": new_query,
+        "attempt": attempt,
+        "rewrites": state["rewrites"] + 1,
+        "events": [event("rewrites", attempt=attempt, from_query=state["query"], to_query=new_query)],
+        "llm_usage": [usage],
+    }
+
+
+def web_search(state: AgentState, deps: AgentDeps) -> dict:
+    query = state["question"]
+    try:
+        hits = deps.web.search(query, deps.cfg.web_k)
+        results = [{"title": h.title, "url": h.url, "text": h.text[:500]} for h in hits]
+    except RagloopError as exc:  # an unreachable engine is recorded, and the task answers without it
+        log.warning("web search failed: %s", exc)
+        hits, results = [], [{"error": str(exc)}]
+    return {
+        "web_hits": hits,
+        "web_tried": True,
+        "events": [event("web_fallbacks", query=query, backend=deps.web.name, n_results=len(hits),
+                         results_json=json.dumps(results))],
+    }
+
+
+# ---- answer loop ---------------------------------------------------------------------------------
+def answer_context(state: AgentState) -> tuple[list[ContextItem], bool]:
+    """Graded-relevant chunks and fallback hits; with neither, attempt 0's shown chunks (flagged
+    weak) so the model can still answer e.g. "No" for a clause the contract lacks."""
+    items = [_chunk_item(c) for c in state.get("relevant", [])]
+    items += [ContextItem(ref=h.url, doc_id=None, text=h.text, source="web") for h in state.get("web_hits", [])]
+    if items:
+        return items, False
+    return [_chunk_item(c) for c in state.get("first_context", [])], True
+
+
+def _chunk_item(chunk: RankedChunk) -> ContextItem:
+    return ContextItem(ref=chunk.chunk_id, doc_id=chunk.doc_id, text=chunk.text, source="chunk")
+
+
+def answer(state: AgentState, deps: AgentDeps) -> dict:
+    regenerating = bool(state.get("answer")) and state.get("grounded") is False
+    context, weak = answer_context(state)
+    passages = [prompts.excerpt(item["text"], state["question"], deps.cfg.answer_chars) for item in context]
+    messages = prompts.answer_messages(state["question"], passages, state.get("answer_type"),
+                                       rejected=state["answer"] if regenerating else None, weak_context=weak)
+    parsed, usage = call_llm(deps, messages, prompts.ANSWER_SCHEMA, deps.cfg.answer_max_tokens)
+    update = {
+        "context": context,
+        "answer": str(parsed.get("answer") or "").strip(),
+        "cited": _ids(parsed.get("citations"), len(context)),
+        "grounded": None,
+        "llm_usage": [usage],
+    }
+    if regenerating:
+        update["generation"] = state["generation"] + 1
+        update["regenerations"] = state["regenerations"] + 1
+    return update
+
+
+def ground(state: AgentState, deps: AgentDeps) -> dict:
+    context, cited = state["context"], state["cited"]
+    judged = [context[n - 1] for n in cited] or context
+    passages = [prompts.excerpt(item["text"], state["question"], deps.cfg.answer_chars) for item in judged]
+    parsed, usage = call_llm(deps, prompts.ground_messages(state["question"], state["answer"], passages), prompts.GROUND_SCHEMA)
+    grounded = parsed.get("grounded") is True
+    final = is_final_answer({**state, "grounded": grounded}, deps.cfg)
+    events = [event("answers", generation=state["generation"], answer=state["answer"], grounded=grounded, final=final)]
+    if final:
+        events += [event("citations", chunk_id=context[n - 1]["ref"], citation_no=n, rank=n) for n in cited]
+        events += [event("ignored", chunk_id=item["ref"], rank=i) for i, item in enumerate(context, start=1) if i not in cited]
+    return {"grounded": grounded, "events": events, "llm_usage": [usage]}

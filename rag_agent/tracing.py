@@ -1,0 +1,171 @@
+"""The trace store: every agent task leaves its full trace in the workspace DuckDB.
+
+A task's rows are buffered in a `TaskTrace` while the task runs and written by `commit_task` in
+ONE transaction together with its `tasks` row. So a crash (even kill -9) loses at most the tasks
+in flight and never leaves half a task; `tasks` rows therefore mark complete tasks, and a re-run
+with the same run id skips them. DuckDB allows one writer, so every write of every worker thread
+goes through one connection guarded by a lock. Tables are defined in `rag_agent.tracing_schema`
+and documented in docs/traces.md.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+# Columns each table accepts from `record`, besides (run_id, task_id) which the store fills in.
+TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
+    "steps": ("step_no", "node", "seconds", "llm_seconds", "tokens_in", "tokens_out"),
+    "retrievals": (
+        "attempt", "query", "stage", "rank", "chunk_id", "doc_id", "score", "shown", "embedder_version", "reranker_version",
+    ),
+    "grades": ("attempt", "chunk_id", "rank", "relevant"),
+    "citations": ("chunk_id", "citation_no", "rank"),
+    "ignored": ("chunk_id", "rank"),
+    "rewrites": ("attempt", "from_query", "to_query"),
+    "web_fallbacks": ("query", "backend", "n_results", "results_json"),
+    "answers": ("generation", "answer", "grounded", "final"),
+    "outcomes": ("success", "checker", "predicted", "gold", "reason"),
+}
+TASK_COLUMNS = ("doc_id", "question", "answer_type", "status", "error", "seconds", "llm_seconds", "tokens_in", "tokens_out")
+STATUSES = ("done", "failed")
+
+
+@dataclass
+class TaskTrace:
+    """The buffered rows of one task; nothing reaches the database before `commit_task`."""
+
+    run_id: str
+    task_id: str
+    doc_id: str | None = None
+    question: str = ""
+    answer_type: str | None = None
+    rows: dict[str, list[dict]] = field(default_factory=dict)
+
+    def count(self, table: str) -> int:
+        return len(self.rows.get(table, []))
+
+
+class TraceStore:
+    """Buffered, one-transaction-per-task writer over a workspace DuckDB file (thread-safe)."""
+
+    def __init__(self, con, owns_connection: bool = True):
+        self._con = con
+        self._owns = owns_connection
+        self._lock = threading.Lock()
+
+    @classmethod
+    def open(cls, db_path: Path | str) -> TraceStore:
+        from rag_agent.db import connect
+
+        return cls(connect(db_path))
+
+    @classmethod
+    def for_workspace(cls, ws) -> TraceStore:
+        return cls(ws.connect())
+
+    def close(self) -> None:
+        with self._lock:
+            if self._owns and self._con is not None:
+                self._con.close()
+            self._con = None
+
+    def __enter__(self) -> TraceStore:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # ---- runs ---------------------------------------------------------------------------------
+    def begin_run(self, run_id: str, *, tasks_file: str = "", llm: str = "", embedder_version: str = "",
+                  reranker_version: str = "", seed: int | None = None, config: dict | None = None) -> bool:
+        """Record the run once; returns False when the run id already exists (a resumed run)."""
+        with self._lock:
+            exists = self._con.execute("SELECT 1 FROM runs WHERE run_id = ?", [run_id]).fetchone()
+            if exists:
+                return False
+            self._con.execute(
+                "INSERT INTO runs (run_id, tasks_file, llm, embedder_version, reranker_version, seed, config_json)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [run_id, tasks_file, llm, embedder_version, reranker_version, seed, json.dumps(config or {}, sort_keys=True)],
+            )
+            return True
+
+    # ---- tasks --------------------------------------------------------------------------------
+    def begin_task(self, run_id: str, task_id: str, *, doc_id: str | None = None, question: str = "",
+                   answer_type: str | None = None) -> TaskTrace:
+        return TaskTrace(run_id=run_id, task_id=task_id, doc_id=doc_id, question=question, answer_type=answer_type)
+
+    def record(self, trace: TaskTrace, table: str, **row: Any) -> None:
+        """Buffer one row; unknown tables or columns fail here, not at commit time."""
+        columns = TABLE_COLUMNS.get(table)
+        if columns is None:
+            raise ValueError(f"unknown trace table {table!r}; one of {', '.join(TABLE_COLUMNS)}")
+        unknown = set(row) - set(columns)
+        if unknown:
+            raise ValueError(f"unknown column(s) {sorted(unknown)} for trace table {table!r}")
+        trace.rows.setdefault(table, []).append(row)
+
+    def commit_task(self, trace: TaskTrace, status: str, *, error: str | None = None, seconds: float | None = None,
+                    llm_seconds: float | None = None, tokens_in: int | None = None, tokens_out: int | None = None) -> bool:
+        """Write the task and all its buffered rows in one transaction.
+
+        Returns False (writing nothing) when the task is already present for this run, so
+        concurrent or resumed runs never duplicate a task.
+        """
+        if status not in STATUSES:
+            raise ValueError(f"task status {status!r}; one of {STATUSES}")
+        task_row = {
+            "doc_id": trace.doc_id, "question": trace.question, "answer_type": trace.answer_type, "status": status,
+            "error": error, "seconds": seconds, "llm_seconds": llm_seconds, "tokens_in": tokens_in, "tokens_out": tokens_out,
+        }
+        with self._lock:
+            con = self._con
+            con.execute("BEGIN TRANSACTION")
+            try:
+                present = con.execute(
+                    "SELECT 1 FROM tasks WHERE run_id = ? AND task_id = ?", [trace.run_id, trace.task_id]
+                ).fetchone()
+                if present:
+                    con.execute("ROLLBACK")
+                    return False
+                for table, rows in trace.rows.items():
+                    self._insert(con, table, trace.run_id, trace.task_id, TABLE_COLUMNS[table], rows)
+                self._insert(con, "tasks", trace.run_id, trace.task_id, TASK_COLUMNS, [task_row])
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+        return True
+
+    @staticmethod
+    def _insert(con, table: str, run_id: str, task_id: str, columns: tuple[str, ...], rows: list[dict]) -> None:
+        if not rows:
+            return
+        names = ", ".join(("run_id", "task_id") + columns)
+        marks = ", ".join("?" for _ in range(len(columns) + 2))
+        values = [[run_id, task_id] + [row.get(c) for c in columns] for row in rows]
+        con.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})", values)
+
+    # ---- reading ------------------------------------------------------------------------------
+    def tasks(self, run_id: str) -> list[dict]:
+        """The committed tasks of a run: task_id, status, error, seconds."""
+        with self._lock:
+            rows = self._con.execute(
+                "SELECT task_id, status, error, seconds FROM tasks WHERE run_id = ? ORDER BY finished_at, task_id", [run_id]
+            ).fetchall()
+        return [dict(zip(("task_id", "status", "error", "seconds"), r)) for r in rows]
+
+    def finished_task_ids(self, run_id: str) -> set[str]:
+        """Tasks a resumed run skips: present with status 'done' or 'failed'."""
+        return {t["task_id"] for t in self.tasks(run_id) if t["status"] in STATUSES}
+
+    def query(self, sql: str, params: list | None = None) -> list[tuple]:
+        with self._lock:
+            return self._con.execute(sql, params or []).fetchall()
