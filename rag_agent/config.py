@@ -91,6 +91,14 @@ class AgentConfig:
 
 
 @dataclass
+    # Prompt tokens cost seconds each on a small CPU: the grader sees a query-centred excerpt of
+    # each chunk (most grading signal is near the query terms), the answerer more of each chunk.
+    grade_chars: int = 400
+    answer_chars: int = 1000
+    web_k: int = 3  # web/second-corpus hits shown to the answerer when retrieval found nothing
+    web_timeout_s: float = 10.0  # a slow search engine must not stall a whole run
+    # Answers are short (CUAD gold is "Yes", "5/8/14", "Delaware"); a cap keeps generation cheap.
+    answer_max_tokens: int = 128
 class EvalConfig:
     k: int = 10
     # MTEB scores the top 1000 retrieved documents.
