@@ -40,6 +40,9 @@ class ChunkingConfig:
     boundary: Literal["sentence", "window"] = "sentence"
     # How far (characters) a boundary may move an end to reach a sentence/clause break.
     slack: int = 150
+    # Ingest commits DB rows and saves the index every this many new chunks: a crash loses at
+    # most this much embedding work, while each save rewrites the whole index file.
+    commit_chunks: int = 2048
 
 
 @dataclass
@@ -88,9 +91,6 @@ class AgentConfig:
     max_regenerations: int = 1
     web_search: str = "none"  # "none", "corpus:PATH", or "web"
     workers: int = 1
-
-
-@dataclass
     # Prompt tokens cost seconds each on a small CPU: the grader sees a query-centred excerpt of
     # each chunk (most grading signal is near the query terms), the answerer more of each chunk.
     grade_chars: int = 400
@@ -99,6 +99,9 @@ class AgentConfig:
     web_timeout_s: float = 10.0  # a slow search engine must not stall a whole run
     # Answers are short (CUAD gold is "Yes", "5/8/14", "Delaware"); a cap keeps generation cheap.
     answer_max_tokens: int = 128
+
+
+@dataclass
 class EvalConfig:
     k: int = 10
     # MTEB scores the top 1000 retrieved documents.
@@ -127,6 +130,23 @@ class FeedbackConfig:
     judge_batch: int = 4  # chunks per judge call
     negatives_per_query: int = 8
     negative_margin: float = 0.05  # a mined negative must score this much below the positive
+    # How the LLM judge grades (docs/feedback.md): "quote" asks for the clause verbatim and verifies
+    # it (listwise "is it relevant?" marked 123/125 chunks relevant with the 1.5B: no signal);
+    # "pointwise" uses P(yes) from token log-probabilities; "quote+pointwise" does both.
+    judge_mode: Literal["quote", "pointwise", "quote+pointwise"] = "quote"
+    judge_depth: int = 10  # judge the top N of each served ranking: NDCG@10 needs labels there
+    quote_min_match: float = 0.85  # share of a quote that must occur in the chunk to count as verified
+    quote_min_chars: int = 12  # shorter quotes ("the Company") verify anywhere, so they do not count
+    pointwise_relevant: float = 0.7  # P(yes) at or above: grade 2
+    pointwise_related: float = 0.4  # P(yes) at or above: grade 1
+    max_pairs_per_rule: int = 25  # per task and rule, so one long ranking cannot dominate the set
+    # Task reward = success - min(cap, rewrites*a + fallbacks*b + tokens/1000*c): success always
+    # outranks failure, and among equals the cheaper trajectory wins.
+    reward_rewrite_penalty: float = 0.1
+    reward_fallback_penalty: float = 0.2
+    reward_token_penalty: float = 0.01
+    reward_penalty_cap: float = 0.5
+    fallback_negative_weight: float = 0.3  # shown chunks of a task that needed web search: weak negatives
 
 
 @dataclass
@@ -144,6 +164,36 @@ class TrainingConfig:
     ppo_kl: float = 0.05
     ppo_samples: int = 8
     tasks_per_cycle: int = 40
+    # --- embedder (training/embedder_config.py) ---
+    # 256 word pieces cover a 1,000-character chunk; longer costs CPU time for no measured gain.
+    embedder_max_seq_length: int = 256
+    # Hard negatives per example (columns negative_1..n). The agent sees ~10 chunks, so a few of
+    # its non-relevant ones already make the task hard; each extra column costs a forward pass.
+    embedder_max_negatives: int = 4
+    # 0 = run the epochs; > 0 caps optimizer steps (the "few steps" forgetting control).
+    embedder_max_steps: int = 0
+    embedder_warmup_ratio: float = 0.1
+    # > 0: CachedMultipleNegativesRankingLoss with this mini-batch (big batches in little memory;
+    # it ignores example weights, so the weighted in-house loss stays the default).
+    embedder_cached_mini_batch: int = 0
+    # Weight of replayed general-domain examples relative to harvested ones (forgetting control).
+    replay_weight: float = 0.5
+    # Examples used to measure the training loss before/after (so "loss went down" is measured on
+    # the same data, not on different batches).
+    loss_probe_examples: int = 64
+    # --- reranker (training/bce|dpo|ppo_config.py) ---
+    reranker_max_length: int = 256  # query + chunk word pieces; a chunk is ~220 of them
+    reranker_batch_size: int = 16
+    reranker_max_steps: int = 0  # 0 = run the epochs
+    max_grad_norm: float = 1.0  # clipping keeps a fresh 1-logit head from blowing up early steps
+    ppo_top_k: int = 10  # rankings are sampled and rewarded at the agent's NDCG@10 cut-off
+    ppo_epochs: int = 2  # gradient steps per batch of sampled rankings (the ratio is clipped)
+    ppo_queries_per_step: int = 4
+    ppo_task_reward_weight: float = 0.0  # 0: reward is NDCG@10 vs judge labels only
+    # --- data (training/data.py, training/supervised.py) ---
+    positive_grade: int = 2  # judge grade (0..3) from which a chunk counts as a positive
+    supervised_max_tasks: int = 400  # supervised reference: TRAIN tasks used (CPU time)
+    supervised_top_k: int = 10  # hard negatives come from the base embedder's top-k in the contract
 
 
 @dataclass
