@@ -63,6 +63,9 @@ class IndexConfig:
     hnsw_ef_construction: int = 200
     hnsw_ef_search: int = 128
     chroma_url: str = ""  # empty: persistent directory; "http://host:port": a `chroma run` server
+    # Chunk texts the workspace retriever keeps in memory (LRU) so repeated hits skip DuckDB;
+    # 50k chunks of ~1,000 chars is ~50 MB, enough for a whole CUAD-sized corpus.
+    text_cache_chunks: int = 50_000
 
 
 @dataclass
