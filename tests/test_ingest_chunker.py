@@ -60,9 +60,8 @@ def structural_share(docs, cfg) -> float:
         for chunk in chunk_document(doc, cfg)[:-1]:
             raw_end = chunk.end
             while raw_end < len(doc.text) and doc.text[raw_end].isspace():
-                raw_end += 1  # the trimmed whitespace may sit before the clause-start cut
-            cuts = set(_structural_cuts(doc.text, chunk.end, raw_end))
-            hits += chunk.end in cuts or raw_end in cuts
+                raw_end += 1  # a cut may sit anywhere in the trimmed whitespace
+            hits += any(True for _ in _structural_cuts(doc.text, chunk.end, raw_end))
             total += 1
     return hits / total
 
