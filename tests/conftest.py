@@ -37,3 +37,68 @@ def workspace(tmp_path):
     from rag_agent.workspace import Workspace
 
     return Workspace.open(tmp_path / "ws")
+
+
+# ---- retrieval: a tiny ingested workspace (chunks rows + a faiss index by the real MiniLM) -------
+RETRIEVAL_DOCS = {
+    "lease": [
+        "The tenant shall pay rent on the first day of each month.",
+        "Either party may terminate this lease with ninety days written notice.",
+        "The landlord is responsible for structural repairs to the building.",
+    ],
+    "nda": [
+        "The receiving party shall keep all confidential information secret.",
+        "This agreement is governed by the laws of the State of Delaware.",
+        "Confidentiality obligations survive for five years after termination.",
+    ],
+    "supply": [
+        "The seller warrants that the goods are free from defects for one year.",
+        "Any dispute shall be resolved by binding arbitration in New York.",
+        "The buyer may terminate this agreement if deliveries are late twice.",
+    ],
+}
+
+
+def write_retrieval_corpus(ws, embedder, docs=RETRIEVAL_DOCS):
+    """Write documents/chunks rows (one chunk per sentence) and build the index; returns chunk rows."""
+    import hashlib
+
+    from rag_agent.retrieval.factory import build_index
+    from rag_agent.types import Chunk
+
+    rows = []
+    with ws.db() as con:
+        for doc_id, sentences in docs.items():
+            text = " ".join(sentences)
+            con.execute(
+                "INSERT INTO documents (doc_id, source, title, sha256, n_chars, text) VALUES (?, ?, ?, ?, ?, ?)",
+                [doc_id, f"{doc_id}.txt", doc_id, hashlib.sha256(text.encode()).hexdigest(), len(text), text],
+            )
+            start = 0
+            for ordinal, sentence in enumerate(sentences):
+                chunk = Chunk(doc_id, start, start + len(sentence), sentence, ordinal)
+                assert text[chunk.start : chunk.end] == sentence
+                con.execute(
+                    "INSERT INTO chunks VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [chunk.chunk_id, doc_id, ordinal, chunk.start, chunk.end, sentence, hashlib.sha256(sentence.encode()).hexdigest()],
+                )
+                rows.append((chunk.chunk_id, doc_id, sentence))
+                start = chunk.end + 1
+    build_index(ws, embedder, rows)
+    return rows
+
+
+@pytest.fixture(scope="session")
+def retrieval_workspace(tmp_path_factory, embedder):
+    """A read-mostly workspace with RETRIEVAL_DOCS ingested (tests must not modify it)."""
+    from rag_agent.workspace import Workspace
+
+    ws = Workspace.open(tmp_path_factory.mktemp("retrieval") / "ws")
+    write_retrieval_corpus(ws, embedder)
+    return ws
+
+
+@pytest.fixture(scope="session")
+def write_corpus():
+    """`write_corpus(ws, embedder, docs=RETRIEVAL_DOCS)` for tests that need their own copy."""
+    return write_retrieval_corpus
