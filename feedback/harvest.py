@@ -1,0 +1,266 @@
+"""`feedback harvest`: traces -> judge labels, preference pairs, rewards, hard negatives.
+
+Incremental and crash-safe: each task's products are written in ONE transaction together with
+its `harvest_state` row, so a task is either fully harvested or not at all; a rerun picks up
+exactly the tasks without a state row. Malformed traces and judge batches whose output stays
+invalid after the LLM layer's retries are skipped and counted (harvest_log), never fatal.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from dataclasses import asdict, dataclass
+
+from rag_agent.errors import LLMError
+from rag_agent.protocols import Label
+
+from feedback.evidence import answer_variants, contains_answer
+from feedback.judge import JudgeCache, final_grade
+from feedback.negatives import Negative, NegativeMiner
+from feedback.pairs import Pair, resolve
+from feedback.rewards import Reward, ranking_rewards, task_reward
+from feedback.signals import RELEVANT_GRADE, WEB_FALLBACK, candidates
+from feedback.traces import MalformedTrace, TaskTrace, chunk_texts, load_task, pending_tasks
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class HarvestReport:
+    tasks_harvested: int = 0
+    tasks_skipped: int = 0
+    judge_calls: int = 0
+    judge_cache_hits: int = 0
+    judge_invalid: int = 0
+    chunks_unlabeled: int = 0
+    labels: int = 0
+    pairs: int = 0
+    rewards: int = 0
+    negatives: int = 0
+    conflicts_dropped: int = 0
+    seconds: float = 0.0
+
+
+@dataclass
+class LabelRow:
+    chunk_id: str
+    content_hash: str
+    grade: int
+    judge_grade: int | None
+    score: float | None
+    answer_hit: bool | None
+    cited: bool
+    reason: str
+    signal: str
+
+
+@dataclass
+class TaskProducts:
+    labels: list[LabelRow]
+    new_cache: list[tuple[str, Label]]  # (content hash, raw judge label) to store with the task
+    pairs: list[Pair]
+    rewards: list[Reward]
+    negatives: list[Negative]
+
+
+class Harvester:
+    def __init__(self, ws, con, judge=None, miner: NegativeMiner | None = None):
+        self.ws, self.con, self.judge = ws, con, judge
+        self.cfg = ws.config.feedback
+        self.cache = JudgeCache(con, judge) if judge is not None else None
+        self.miner = miner if miner is not None else NegativeMiner(ws)
+        self.report = HarvestReport()
+
+    def run(self, run_id: str | None = None, progress: bool = False) -> HarvestReport:
+        started = time.perf_counter()
+        todo = pending_tasks(self.con, run_id)
+        log.info("harvesting %d new task(s) with judge %s", len(todo), self.judge_name)
+        for key in _progress(todo, progress):
+            self.harvest_task(*key)
+        self.report.seconds = time.perf_counter() - started
+        if self.cache is not None:
+            self.report.judge_cache_hits = self.cache.hits
+        if todo:
+            self._log()
+        return self.report
+
+    @property
+    def judge_name(self) -> str:
+        return self.judge.name if self.judge is not None else "none"
+
+    def harvest_task(self, run_id: str, task_id: str) -> None:
+        try:
+            trace = load_task(self.con, run_id, task_id)
+        except MalformedTrace as exc:
+            log.warning("skipping malformed trace: %s", exc)
+            self.report.tasks_skipped += 1
+            self._transaction(lambda: self._write_state(run_id, task_id, "skipped", str(exc)))
+            return
+        products = self.derive(trace)
+        self._transaction(lambda: self._write_task(trace, products))
+        self.report.tasks_harvested += 1
+        self.report.labels += len(products.labels)
+        self.report.pairs += len(products.pairs)
+        self.report.rewards += len(products.rewards)
+        self.report.negatives += len(products.negatives)
+
+    # ---- deriving ----------------------------------------------------------------------------
+    def derive(self, trace: TaskTrace) -> TaskProducts:
+        texts = chunk_texts(self.con, trace.chunk_ids())
+        labels, new_cache = self._labels(trace, texts)
+        grades = {row.chunk_id: row.grade for row in labels}
+        resolution = resolve(candidates(trace, grades, self.cfg.max_pairs_per_rule))
+        self.report.conflicts_dropped += resolution.dropped_conflicts
+        pairs = [p for p in resolution.pairs if p.chosen in texts and p.rejected in texts]
+        rewards = ranking_rewards(trace, grades) + [task_reward(trace, self.cfg)]
+        return TaskProducts(labels, new_cache, pairs, rewards, self._negatives(trace, grades, texts))
+
+    def _to_judge(self, trace: TaskTrace, texts: dict) -> list[str]:
+        """Top judge_depth of every served ranking, plus everything cited or ignored, in first-seen order."""
+        order: list[str] = []
+        for attempt, stage in trace.served_rankings():
+            order += [r.chunk_id for r in trace.ranking(attempt, stage)[: self.cfg.judge_depth]]
+        order += list(trace.cited) + list(trace.ignored)
+        return [c for c in dict.fromkeys(order) if c in texts]
+
+    def _labels(self, trace: TaskTrace, texts: dict) -> tuple[list[LabelRow], list[tuple[str, Label]]]:
+        chunk_ids = self._to_judge(trace, texts)
+        judged, new_cache = self._judge(trace.question, chunk_ids, texts) if self.judge is not None else ({}, [])
+        variants = answer_variants(trace.predicted or trace.final_answer, trace.answer_type) if trace.succeeded else None
+        rows = []
+        for chunk_id in chunk_ids:
+            text, content_hash = texts[chunk_id]
+            label = judged.get(chunk_id)
+            judge_grade = label.grade if label is not None else None
+            answer_hit = contains_answer(text, variants)
+            cited = trace.succeeded and chunk_id in trace.cited
+            grade = final_grade(judge_grade, answer_hit, cited)
+            if grade is None:
+                continue
+            reason = label.reason if label is not None else ("answer found in chunk" if answer_hit else "answer not in chunk")
+            signal = "llm_judge" if label is not None else "answer_containment"
+            rows.append(LabelRow(chunk_id, content_hash, grade, judge_grade, label.score if label else None, answer_hit, cited, reason, signal))
+        return rows, new_cache
+
+    def _judge(self, query: str, chunk_ids: list[str], texts: dict) -> tuple[dict[str, Label], list[tuple[str, Label]]]:
+        cached = self.cache.lookup(query, [texts[c][1] for c in chunk_ids])
+        out = {c: cached[texts[c][1]] for c in chunk_ids if texts[c][1] in cached}
+        todo = [c for c in chunk_ids if c not in out]
+        # Identical text under two ids (overlapping re-ingests) is judged once.
+        by_hash: dict[str, str] = {}
+        for c in todo:
+            by_hash.setdefault(texts[c][1], c)
+        unique = list(by_hash.values())
+        new_cache: list[tuple[str, Label]] = []
+        batch = max(1, self.cfg.judge_batch)
+        for start in range(0, len(unique), batch):
+            part = unique[start : start + batch]
+            calls_before = getattr(self.judge, "calls", 0)
+            try:
+                labels = self.judge.grade(query, [(c, texts[c][0]) for c in part])
+                if len(labels) != len(part):
+                    raise LLMError(f"{len(labels)} labels", f"{len(part)} labels", "fix the judge")
+            except LLMError as exc:  # JudgeOutputError included: invalid after the LLM layer's retries
+                log.warning("judge output invalid for %d chunk(s), skipped: %s", len(part), exc)
+                self.report.judge_invalid += 1
+                self.report.chunks_unlabeled += sum(1 for c in todo if texts[c][1] in {texts[p][1] for p in part})
+                continue
+            finally:
+                self.report.judge_calls += max(1, getattr(self.judge, "calls", calls_before + 1) - calls_before)
+            for chunk_id, label in zip(part, labels):
+                new_cache.append((texts[chunk_id][1], label))
+        fresh = {h: label for h, label in new_cache}
+        out.update({c: fresh[texts[c][1]] for c in todo if texts[c][1] in fresh})
+        return out, new_cache
+
+    def _negatives(self, trace: TaskTrace, grades: dict[str, int], texts: dict) -> list[Negative]:
+        relevant = {c for c, g in grades.items() if g >= RELEVANT_GRADE} | (set(trace.cited) if trace.succeeded else set())
+        out: dict[str, Negative] = {}
+        positives = sorted((c for c in relevant if c in texts), key=lambda c: (-grades.get(c, 0), c not in trace.cited, c))
+        if positives:
+            positive = positives[0]
+            for neg in self.miner.mine(trace.question, trace.doc_id, (positive, texts[positive][0]), relevant):
+                out[neg.chunk_id] = neg
+        if trace.n_fallbacks:
+            for chunk_id in sorted(trace.shown() - relevant - set(out)):
+                out[chunk_id] = Negative(chunk_id, None, None, None, 0, self.cfg.fallback_negative_weight, WEB_FALLBACK)
+        return list(out.values())
+
+    # ---- writing -----------------------------------------------------------------------------
+    def _transaction(self, write) -> None:
+        self.con.execute("BEGIN")
+        try:
+            write()
+            self.con.execute("COMMIT")
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+
+    def _write_state(self, run_id: str, task_id: str, status: str, reason: str | None) -> None:
+        self.con.execute(
+            "INSERT INTO harvest_state (run_id, task_id, status, reason, judge) VALUES (?, ?, ?, ?, ?)",
+            [run_id, task_id, status, reason, self.judge_name],
+        )
+
+    def _write_task(self, trace: TaskTrace, products: TaskProducts) -> None:
+        key = [trace.run_id, trace.task_id]
+        model = getattr(self.judge, "model", None)
+        version = getattr(self.judge, "prompt_version", None)
+        for content_hash, label in products.new_cache:
+            self.cache.store(trace.question, content_hash, label)
+        _insert_many(self.con, "judge_labels", [
+            key + [trace.question, row.chunk_id, row.content_hash, row.grade, row.judge_grade, row.score, row.answer_hit,
+                   row.cited, row.reason, row.signal] + ([model, version] if row.signal == "llm_judge" else ["rules", "answer-containment-v1"])
+            for row in products.labels
+        ])
+        judged = any(row.signal == "llm_judge" for row in products.labels)
+        _insert_many(self.con, "pairs", [
+            key + [p.query, p.chosen, p.rejected, p.weight, p.signal, ",".join(p.support), ",".join(p.overruled) or None]
+            + ([model, version] if judged and "judge_graded" in p.support + p.overruled else [None, None])
+            for p in products.pairs
+        ])
+        _insert_many(self.con, "rewards", [
+            key + [r.kind, r.attempt, r.stage, r.query, r.value, r.coverage, trace.success, len(trace.rewrites), trace.n_fallbacks,
+                   trace.tokens, r.ranking_model] + ([model, version] if judged and r.kind == "ranking" else [None, None])
+            for r in products.rewards
+        ])
+        embedder_version = self.miner.embedder_version if any(n.signal == "mined" for n in products.negatives) else None
+        _insert_many(self.con, "negatives", [
+            key + [trace.question, n.chunk_id, n.positive, n.score, n.positive_score, n.rank, n.weight, n.signal,
+                   embedder_version if n.signal == "mined" else None]
+            for n in products.negatives
+        ])
+        self._write_state(trace.run_id, trace.task_id, "harvested", None)
+
+    def _log(self) -> None:
+        r = self.report
+        self.con.execute(
+            "INSERT INTO harvest_log (harvest_id, seconds, judge, tasks_harvested, tasks_skipped, judge_calls, judge_cache_hits, "
+            "judge_invalid, chunks_unlabeled, labels, pairs, rewards, negatives) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [uuid.uuid4().hex, r.seconds, self.judge_name, r.tasks_harvested, r.tasks_skipped, r.judge_calls, r.judge_cache_hits,
+             r.judge_invalid, r.chunks_unlabeled, r.labels, r.pairs, r.rewards, r.negatives],
+        )
+
+
+def _insert_many(con, table: str, rows: list[list]) -> None:
+    """One multi-row INSERT: DuckDB pays per statement, not per row."""
+    if not rows:
+        return
+    placeholders = "(" + ", ".join("?" * len(rows[0])) + ")"
+    con.execute(f"INSERT INTO {table} VALUES " + ", ".join([placeholders] * len(rows)), [v for row in rows for v in row])
+
+
+def _progress(items: list, enabled: bool):
+    if not enabled or len(items) < 2:
+        yield from items
+        return
+    from rich.progress import track
+
+    yield from track(items, description="harvesting")
+
+
+def report_json(report: HarvestReport) -> str:
+    return json.dumps(asdict(report), indent=2)
