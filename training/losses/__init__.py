@@ -1,0 +1,1 @@
+"""One training objective per module; each docstring states inputs, formula and source."""
