@@ -164,6 +164,9 @@ class ChromaIndex:
         n = len(self)
         if k <= 0 or n == 0 or queries.shape[0] == 0:
             return [[] for _ in range(queries.shape[0])]
+        if k >= n:
+            # "All of them, ranked": a graph walk may not reach every node, a full scan does.
+            return self._search_exact(queries, k, where=None)
         result = self._collection.query(query_embeddings=queries, n_results=min(k, n), include=["metadatas", "distances"])
         return [
             [Hit(cid, meta["doc_id"], 1.0 - float(dist)) for cid, meta, dist in zip(ids, metas, dists)]
@@ -173,7 +176,11 @@ class ChromaIndex:
     def _search_scope(self, queries: np.ndarray, k: int, scope: set[str]) -> list[list[Hit]]:
         if k <= 0 or not scope:
             return [[] for _ in range(queries.shape[0])]
-        got = self._collection.get(where={"doc_id": {"$in": sorted(scope)}}, include=["embeddings", "metadatas"])
+        return self._search_exact(queries, k, where={"doc_id": {"$in": sorted(scope)}})
+
+    def _search_exact(self, queries: np.ndarray, k: int, where: dict | None) -> list[list[Hit]]:
+        """Exact inner products over the stored vectors matching `where` (all when None)."""
+        got = self._collection.get(where=where, include=["embeddings", "metadatas"])
         if not got["ids"]:
             return [[] for _ in range(queries.shape[0])]
         # Sort by chunk id so ties break the same way on every call.
