@@ -34,9 +34,10 @@ QUOTE_CHARS = 120
 class TransientError(Exception):
     """A failure that may pass on its own (network, timeout, overloaded server): retried with backoff."""
 
-    def __init__(self, what: str, expected: str, fix: str):
+    def __init__(self, what: str, expected: str, fix: str, status: int | None = None):
         super().__init__(what)
         self.what, self.expected, self.fix = what, expected, fix
+        self.status = status  # HTTP status when there was one
 
 
 @dataclass

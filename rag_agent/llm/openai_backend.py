@@ -4,7 +4,9 @@ JSON schemas are requested the strictest way the server accepts, remembered per 
   1. `response_format={"type": "json_schema", "json_schema": {..., "strict": True}}` (OpenAI, vLLM);
   2. `{"type": "json_object", "schema": schema}` + schema in the prompt (llama.cpp's server);
   3. `{"type": "json_object"}` + schema in the prompt (anything else with a JSON mode).
-A server rejecting a mode with 400/422 moves to the next; the reply is validated either way.
+A server rejecting a mode with 400/422 moves to the next; so does a 500, because some servers
+(llama_cpp.server among them) report a request they cannot validate as an internal error. The
+reply is validated against the schema either way.
 
 Transport failures (refused, timeout, 429, 5xx) are retried with exponential backoff and end as
 one LLMError line naming the endpoint and the fix; the client's own retries are off so the
@@ -59,13 +61,18 @@ class OpenAICompatLLM(BaseChatLLM):
             mode = SCHEMA_MODES[self._schema_mode] if schema is not None else None
             request = self._request(messages, schema, mode, max_tokens, attempt)
             started = time.perf_counter()
+            can_downgrade = mode is not None and self._schema_mode + 1 < len(SCHEMA_MODES)
             try:
                 response = self._call(request)
             except _Rejected as exc:
-                if mode is None or self._schema_mode + 1 >= len(SCHEMA_MODES):
+                if not can_downgrade:
                     raise LLMError(f"{self.endpoint} rejected the request", f"a server that accepts chat completions ({exc})", "check llm.model and the server's supported options") from None
-                log.info("%s: server rejected response_format %s (%s); trying %s", self.name, mode, exc, SCHEMA_MODES[self._schema_mode + 1])
-                self._schema_mode += 1
+                self._downgrade(mode, str(exc))
+                continue
+            except TransientError as exc:
+                if not (can_downgrade and exc.status == 500):
+                    raise
+                self._downgrade(mode, exc.what)
                 continue
             seconds = time.perf_counter() - started
             choice = response.choices[0]
@@ -77,6 +84,10 @@ class OpenAICompatLLM(BaseChatLLM):
                 seconds=seconds,
                 model=f"openai:{getattr(response, 'model', None) or self.cfg.model}",
             )
+
+    def _downgrade(self, mode: str | None, why: str) -> None:
+        log.info("%s: server refused response_format %s (%s); trying %s", self.name, mode, why, SCHEMA_MODES[self._schema_mode + 1])
+        self._schema_mode += 1
 
     def _request(self, messages: list[dict], schema: dict | None, mode: str | None, max_tokens: int, attempt: int) -> dict:
         request: dict[str, Any] = {
@@ -139,7 +150,12 @@ class OpenAICompatLLM(BaseChatLLM):
         except (openai.BadRequestError, openai.UnprocessableEntityError) as exc:
             raise _Rejected(_status_detail(exc)) from None
         except (openai.RateLimitError, openai.InternalServerError) as exc:
-            raise TransientError(f"{self.endpoint}: server busy or failing ({exc.status_code})", "a healthy OpenAI-compatible server", "wait and retry, or raise llm.max_retries / llm.backoff_s") from None
+            raise TransientError(
+                f"{self.endpoint}: server busy or failing (HTTP {exc.status_code}: {_status_detail(exc)[:80]})",
+                "a healthy OpenAI-compatible server",
+                "wait and retry, or raise llm.max_retries / llm.backoff_s",
+                status=exc.status_code,
+            ) from None
         except openai.APIStatusError as exc:
             raise LLMError(f"{self.endpoint}: HTTP {exc.status_code}", f"a successful chat completion ({_status_detail(exc)})", "check llm.base_url, llm.model and the server log") from None
 
