@@ -193,6 +193,8 @@ def test_save_load_round_trip_and_incremental_add(filled):
     extra_ids, extra_docs, extra_vectors = ["docX:0-10", "docX:10-20"], ["docX", "docX"], queries[:2].copy()
     reopened.add(extra_ids + chunk_ids[:3], extra_docs + doc_ids[:3], np.vstack([extra_vectors, vectors[:3]]))
     assert len(reopened) == len(chunk_ids) + 2  # already-present ids are not duplicated
+    assert "docX:0-10" in reopened and "docY:0-1" not in reopened
+    assert reopened.missing(["docY:0-1", chunk_ids[5], "docX:10-20", "docZ:1-2"]) == ["docY:0-1", "docZ:1-2"]
     top = reopened.search(queries[:2], 1)
     assert [hits[0].chunk_id for hits in top] == extra_ids
     save_index(ws, reopened)

@@ -120,6 +120,14 @@ class ChromaIndex:
     def __contains__(self, chunk_id: object) -> bool:
         return bool(self._collection.get(ids=[str(chunk_id)], include=[])["ids"])
 
+    def missing(self, chunk_ids: Sequence[str]) -> list[str]:
+        """The ids not in the index, in one round trip per batch (cheaper than `in` per id)."""
+        present: set[str] = set()
+        step = self._max_batch()
+        for lo in range(0, len(chunk_ids), step):
+            present.update(self._collection.get(ids=list(chunk_ids[lo : lo + step]), include=[])["ids"])
+        return [c for c in chunk_ids if c not in present]
+
     def add(self, chunk_ids: Sequence[str], doc_ids: Sequence[str], vectors: np.ndarray) -> None:
         """Add chunks; ids already present are left as they are (chroma ignores duplicate adds)."""
         vectors = check_vectors(vectors, self.dim, "vectors to add")

@@ -82,6 +82,10 @@ class FaissIndex:
     def __contains__(self, chunk_id: object) -> bool:
         return chunk_id in self._row_of
 
+    def missing(self, chunk_ids: Sequence[str]) -> list[str]:
+        """The ids not in the index (same API as ChromaIndex.missing)."""
+        return [c for c in chunk_ids if c not in self._row_of]
+
     def add(self, chunk_ids: Sequence[str], doc_ids: Sequence[str], vectors: np.ndarray) -> None:
         """Append chunks; chunk ids already present are skipped, so re-adding is idempotent."""
         vectors = check_vectors(vectors, self.dim, "vectors to add")
