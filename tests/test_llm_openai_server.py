@@ -1,0 +1,121 @@
+"""The OpenAI-compatible backend against a real `python -m llama_cpp.server` serving the bundled
+SmolLM2-135M, plus the same model in-process through the llama-cpp backend (plumbing: a 135M
+model only produces schema-valid JSON because the grammar forces it)."""
+
+from __future__ import annotations
+
+import math
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+from rag_agent.config import LLMConfig
+
+pytest.importorskip("llama_cpp")
+pytest.importorskip("uvicorn")  # the server extra
+
+SCHEMA = {
+    "type": "object",
+    "properties": {"answer": {"type": "string"}, "confidence": {"type": "number"}},
+    "required": ["answer", "confidence"],
+    "additionalProperties": False,
+}
+QUESTION = [{"role": "user", "content": "Is Paris the capital of France? Answer yes or no."}]
+READY_WAIT_S = 90  # model load on a busy 2-core machine; the fixture fails (never hangs) after this
+N_CTX = 1024  # the server keeps logits for every position (for logprobs): keep the context small
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    from rag_agent.models import gguf_path
+
+    port = _free_port()
+    log_path = tmp_path_factory.mktemp("server") / "server.log"
+    command = [
+        sys.executable, "-m", "llama_cpp.server", "--model", str(gguf_path("smollm2-135m")),
+        "--host", "127.0.0.1", "--port", str(port), "--n_ctx", str(N_CTX), "--n_threads", "1", "--model_alias", "smol",
+    ]
+    env = dict(os.environ, OMP_WAIT_POLICY="PASSIVE")
+    with open(log_path, "w") as log:
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
+    base_url = f"http://127.0.0.1:{port}/v1"
+    try:
+        deadline = time.monotonic() + READY_WAIT_S
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"llama_cpp.server exited with {process.returncode}: {log_path.read_text()[-1500:]}")
+            try:
+                with urllib.request.urlopen(f"{base_url}/models", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"llama_cpp.server not ready after {READY_WAIT_S}s: {log_path.read_text()[-1500:]}")
+            time.sleep(0.5)
+        yield base_url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@pytest.fixture(scope="module")
+def remote(server):
+    from rag_agent.llm import load_llm
+
+    return load_llm(LLMConfig(backend="openai", base_url=server, model="smol", timeout_s=120, max_tokens=60))
+
+
+@pytest.fixture(scope="module")
+def local():
+    from rag_agent.llm import load_llm
+
+    return load_llm(LLMConfig(backend="smol", n_ctx=N_CTX, max_tokens=60))
+
+
+def test_complete_without_schema(remote):
+    reply = remote.complete([{"role": "user", "content": "Say hello."}], max_tokens=12)
+    assert reply.text.strip() and reply.parsed is None
+    assert reply.tokens_in > 0 and 0 < reply.tokens_out <= 12
+    assert reply.model == "openai:smol" and remote.calls == 1
+
+
+def test_complete_with_schema_falls_back_to_what_the_server_supports(remote):
+    import jsonschema
+
+    reply = remote.complete([{"role": "user", "content": "Which law governs: 'governed by the laws of Delaware'?"}], schema=SCHEMA)
+    jsonschema.validate(reply.parsed, SCHEMA)
+    # llama_cpp.server rejects type=json_schema; its grammar-backed json_object+schema works.
+    assert remote._schema_mode == 1
+
+
+def test_choice_probabilities_match_the_in_process_model(remote, local):
+    """The server's top-20 logprobs and the in-process full distribution describe the same model."""
+    over_http = remote.choice_probabilities(QUESTION, ["yes", "no"])
+    in_process = local.choice_probabilities(QUESTION, ["yes", "no"])
+    assert math.isclose(sum(over_http.values()), 1.0)
+    assert over_http["yes"] == pytest.approx(in_process["yes"], abs=0.03)
+
+
+def test_smol_in_process_schema_plumbing(local):
+    import jsonschema
+
+    reply = local.complete([{"role": "user", "content": "Which law governs: 'governed by the laws of Delaware'?"}], schema=SCHEMA)
+    jsonschema.validate(reply.parsed, SCHEMA)
+    assert reply.tokens_in > 0 and reply.tokens_out > 0 and reply.model == "llama-cpp:smollm2-135m"
+    assert local.usage()["calls"] >= 1
