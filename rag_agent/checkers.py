@@ -60,8 +60,8 @@ def check(answer_type: str, predicted: str | None, gold: str | None) -> CheckRes
 
 
 # ---- yes/no --------------------------------------------------------------------------------------
-_YES = {"yes", "true", "y"}
-_NO = {"no", "false", "n"}
+_YES = {"yes", "true"}
+_NO = {"no", "false"}  # not "n": "N/A" is no answer
 
 
 def yes_no_of(text: str) -> str | None:

@@ -55,6 +55,7 @@ YES_NO_CASES = [
     ("No", "Yes, section 4.2 restricts it.", False),
     ("No", "The contract does not contain such a clause.", False),  # never says yes or no
     ("Yes", "", False),
+    ("No", "N/A", False),
 ]
 
 TEXT_CASES = [
