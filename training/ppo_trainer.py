@@ -1,0 +1,129 @@
+"""Reranker objective 3: PPO-style updates of the reranker as a Plackett–Luce ranking policy.
+
+`train_reranker_ppo(parent_path or None, lists, cfg, out_dir) -> TrainResult` trains a
+CrossEncoder; `ppo_loop(...)` is the scorer-agnostic core (a test drives it with a linear scorer
+over fixed features, where the ideal ranking is known). Loss: training/losses/ppo_plackett_luce.py.
+
+Per step, for a few queries: score the candidate list with the current policy, sample `samples`
+top-k rankings (Gumbel top-k), reward each with NDCG@k against the judge grades (plus
+`task_reward_weight` x the task reward when known), subtract the group mean, then take
+`ppo_epochs` clipped gradient steps with a KL penalty to the frozen reference. Dropout stays off
+throughout, so the importance ratio compares the same function before and after each update.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from pathlib import Path
+from typing import Callable
+
+from rag_agent.errors import DataError
+from training.common import TrainResult, mean, seed_everything
+from training.data import GradedList
+from training.losses.ppo_plackett_luce import (
+    greedy_ranking,
+    group_advantages,
+    gumbel_top_k,
+    ndcg_at_k,
+    plackett_luce_log_prob,
+    ppo_plackett_luce_loss,
+)
+from training.ppo_config import PPOConfig
+
+log = logging.getLogger(__name__)
+
+
+def ppo_loop(
+    score_group: Callable[[int], "object"],
+    ref_scores: list,
+    grades: list,
+    task_rewards: list[float | None],
+    cfg: PPOConfig,
+    optimizer_step: Callable[["object"], None],
+) -> dict:
+    """Run `cfg.n_steps(len(grades))` PPO steps. `score_group(g)` returns group g's scores (with
+    gradient); `optimizer_step(loss)` does backward + step. Returns per-step diagnostics."""
+    import torch
+
+    generator = torch.Generator().manual_seed(cfg.seed)
+    rng = random.Random(cfg.seed)
+    history: dict[str, list[float]] = {"losses": [], "mean_reward": [], "kl": [], "clip_fraction": []}
+    order: list[int] = []
+    for _ in range(cfg.n_steps(len(grades))):
+        if len(order) < min(cfg.queries_per_step, len(grades)):
+            fresh = list(range(len(grades)))
+            rng.shuffle(fresh)
+            order += fresh
+        batch, order = order[: cfg.queries_per_step], order[cfg.queries_per_step :]
+        rollouts = []
+        with torch.no_grad():
+            for g in batch:
+                old = score_group(g).detach().double().cpu()
+                rankings = gumbel_top_k(old, cfg.top_k, cfg.samples, generator)
+                rewards = ndcg_at_k(rankings, grades[g], cfg.top_k)
+                if cfg.task_reward_weight and task_rewards[g] is not None:
+                    rewards = rewards + cfg.task_reward_weight * float(task_rewards[g])
+                old_lp = plackett_luce_log_prob(old, rankings)
+                ref_lp = plackett_luce_log_prob(ref_scores[g].double().cpu(), rankings)
+                rollouts.append((g, rankings, old_lp, ref_lp, group_advantages(rewards)))
+                history["mean_reward"].append(float(rewards.mean()))
+        for _ in range(cfg.ppo_epochs):
+            losses, diagnostics = [], []
+            for g, rankings, old_lp, ref_lp, advantages in rollouts:
+                new_lp = plackett_luce_log_prob(score_group(g).double().cpu(), rankings)
+                loss, diag = ppo_plackett_luce_loss(new_lp, old_lp, ref_lp, advantages, cfg.clip, cfg.kl_coef)
+                losses.append(loss)
+                diagnostics.append(diag)
+            total = torch.stack(losses).mean()
+            optimizer_step(total)
+            history["losses"].append(float(total.detach()))
+            history["kl"].append(mean([d["kl"] for d in diagnostics]))
+            history["clip_fraction"].append(mean([d["clip_fraction"] for d in diagnostics]))
+    return history
+
+
+def greedy_ndcg(score_group: Callable[[int], "object"], grades: list, k: int) -> float:
+    """Mean NDCG@k of the policy's mode (candidates sorted by score) over all groups."""
+    import torch
+
+    with torch.no_grad():
+        return mean([float(ndcg_at_k(greedy_ranking(score_group(g).double().cpu(), k), grades[g], k)) for g in range(len(grades))])
+
+
+def train_reranker_ppo(parent_path: Path | str | None, lists: list[GradedList], cfg: PPOConfig, out_dir: Path | str) -> TrainResult:
+    import torch
+
+    from training.common import make_accelerator
+    from training.reranker_model import batched_scores, frozen_copy, init_reranker, make_optimizer, save_reranker, score, train_mode
+
+    lists = [g for g in lists if len(g.texts) >= 2 and len(set(g.grades)) > 1]
+    if not lists:
+        raise DataError("0 graded candidate lists", "queries with >= 2 judged chunks of different grades", "harvest more feedback")
+    seed_everything(cfg.seed)
+    model = init_reranker(parent_path, cfg.max_length)
+    reference = frozen_copy(model)
+    ref_scores = [torch.tensor(batched_scores(reference, [g.query] * len(g.texts), g.texts)) for g in lists]
+    del reference
+    accelerator, optimizer = make_accelerator(), make_optimizer(model, cfg)
+    forward, optimizer = accelerator.prepare(model, optimizer)
+    grades = [torch.tensor(g.grades, dtype=torch.float64) for g in lists]
+    train_mode(model, False)
+
+    def score_group(index: int):
+        group = lists[index]
+        return score(model, [group.query] * len(group.texts), group.texts, forward)
+
+    def optimizer_step(loss) -> None:
+        optimizer.zero_grad()
+        accelerator.backward(loss)
+        accelerator.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
+        optimizer.step()
+
+    before = greedy_ndcg(score_group, grades, cfg.top_k)
+    history = ppo_loop(score_group, ref_scores, grades, [g.task_reward for g in lists], cfg, optimizer_step)
+    after = greedy_ndcg(score_group, grades, cfg.top_k)
+    metrics = {**history, "greedy_ndcg_before": before, "greedy_ndcg_after": after, "objective": "ppo"}
+    save_reranker(model, out_dir)
+    log.info("ppo reranker: %d lists, %d updates, greedy NDCG@%d %.4f -> %.4f", len(lists), len(history["losses"]), cfg.top_k, before, after)
+    return TrainResult(Path(out_dir), metrics, len(lists))
