@@ -94,8 +94,13 @@ class AgentConfig:
     max_regenerations: int = 1
     web_search: str = "none"  # "none", "corpus:PATH", or "web"
     workers: int = 1
-    # Prompt tokens cost seconds each on a small CPU: the grader sees a query-centred excerpt of
-    # each chunk (most grading signal is near the query terms), the answerer more of each chunk.
+    # Prompt tokens cost seconds each on a small CPU. Grader, answerer and groundedness check see
+    # the SAME query-centred excerpt of each shown chunk, so their prompts share one prefix and
+    # llama.cpp reuses its KV cache instead of re-reading the documents. 600 characters keep the
+    # clause around the question's words in view.
+    passage_chars: int = 600
+    # Unused since agent-prompts-v2 (replaced by passage_chars); kept so ragloop.toml files written
+    # while they existed still load.
     grade_chars: int = 400
     answer_chars: int = 1000
     web_k: int = 3  # web/second-corpus hits shown to the answerer when retrieval found nothing
