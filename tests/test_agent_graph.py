@@ -38,8 +38,9 @@ def test_always_irrelevant_grader_rewrites_exactly_max_then_falls_back_then_answ
     assert {e["attempt"] for e in tables(state, "grades")} == set(range(max_rewrites + 1))
     # each attempt after a rewrite retrieved with the rewritten query
     assert deps.retriever.queries == ["Which law governs?"] + ["rewritten query"] * max_rewrites
-    # with nothing relevant and nothing from the web, the answer sees attempt 0's chunks
-    assert [c["ref"] for c in state["context"]] == [c.chunk_id for c in state["first_context"]]
+    # with nothing relevant and nothing from the web, the answer sees the last attempt's chunks, flagged weak
+    assert [c["ref"] for c in state["context"]] == [c.chunk_id for c in state["shown"]]
+    assert "may not contain the answer" in llm.messages[-2][-1]["content"]
 
 
 def test_fallback_is_recorded_and_its_hits_are_answer_context():
@@ -57,9 +58,13 @@ def test_relevant_chunks_skip_rewrites_and_fallback_and_are_cited():
     assert error is None and llm.calls["query"] == 0 and not tables(state, "web_fallbacks")
     grades = tables(state, "grades")
     assert [g["relevant"] for g in grades] == [False, True, False]  # out-of-range ids ignored
-    assert [c["ref"] for c in state["context"]] == [grades[1]["chunk_id"]]
+    # the answerer sees the grader's passages (shared prompt prefix) and is told which were relevant
+    assert [c["ref"] for c in state["context"]] == [g["chunk_id"] for g in grades]
+    answer_prompt = llm.messages[1][-1]["content"]
+    assert "Documents judged relevant: 2." in answer_prompt
+    assert answer_prompt.split("Question:")[0] == llm.messages[0][-1]["content"].split("Question:")[0]
     assert [c["citation_no"] for c in tables(state, "citations")] == [1]  # citation [5] did not exist
-    assert not tables(state, "ignored")
+    assert [i["rank"] for i in tables(state, "ignored")] == [2, 3]
 
 
 def test_grader_and_answerer_only_see_the_scoped_document():
@@ -108,3 +113,14 @@ def test_routers_refuse_counters_past_their_bounds():
         routing.after_grade(state, cfg)
     assert routing.after_grade(initial_state("t", "q") | {"rewrites": 1}, cfg) == "web_search"
     assert routing.after_ground(initial_state("t", "q") | {"grounded": False, "regenerations": 0}, cfg) == "answer"
+
+
+def test_excerpt_centres_on_the_question_words_and_compacts_layout():
+    from rag_agent.graph.prompts import excerpt
+
+    filler = "The parties agree to cooperate in good faith.   " * 20
+    text = filler + "This Agreement shall be governed by the laws of the State of Delaware. " + filler
+    cut = excerpt(text, "Which state's law governs this contract?", 200)
+    assert "governed by the laws of the State of Delaware" in cut and len(cut) <= 202
+    assert "   " not in cut
+    assert excerpt("short   text", "q", 200) == "short text"

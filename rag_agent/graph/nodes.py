@@ -14,7 +14,6 @@ import time
 from rag_agent.errors import LLMError, RagloopError
 from rag_agent.graph import prompts
 from rag_agent.graph.state import AgentDeps, AgentState, ContextItem, event, is_final_answer
-from rag_agent.types import RankedChunk
 
 log = logging.getLogger(__name__)
 
@@ -73,24 +72,26 @@ def rerank(state: AgentState, deps: AgentDeps) -> dict:
               score=c.rerank_score if c.rerank_score is not None else c.retrieval_score, shown=c.chunk_id in shown_ids, **common)
         for i, c in enumerate(ranked, start=1)
     ]
-    update: dict = {"ranked": ranked, "events": events}
-    if state["attempt"] == 0:
-        update["first_context"] = ranked[: deps.cfg.context_k]
-    return update
+    return {"ranked": ranked, "shown": ranked[: deps.cfg.context_k], "events": events}
+
+
+def passages_of(state: AgentState, deps: AgentDeps, texts: list[str]) -> list[str]:
+    """Excerpts centred on the original question, identical for every call that shows them (see
+    AgentConfig.passage_chars: the shared prompt prefix is what makes later calls cheap)."""
+    return [prompts.excerpt(text, state["question"], deps.cfg.passage_chars) for text in texts]
 
 
 def grade(state: AgentState, deps: AgentDeps) -> dict:
-    shown = state["ranked"][: deps.cfg.context_k]
+    shown = state["shown"]
     if not shown:
         return {"relevant": [], "llm_usage": []}
-    passages = [prompts.excerpt(c.text, state["question"], deps.cfg.grade_chars) for c in shown]
+    passages = passages_of(state, deps, [c.text for c in shown])
     parsed, usage = call_llm(deps, prompts.grade_messages(state["question"], passages), prompts.GRADE_SCHEMA)
-    chosen = set(_ids(parsed.get("relevant"), len(shown)))
+    relevant = sorted(_ids(parsed.get("relevant"), len(shown)))
     events = [
-        event("grades", attempt=state["attempt"], chunk_id=c.chunk_id, rank=i, relevant=i in chosen)
+        event("grades", attempt=state["attempt"], chunk_id=c.chunk_id, rank=i, relevant=i in relevant)
         for i, c in enumerate(shown, start=1)
     ]
-    relevant = [c for i, c in enumerate(shown, start=1) if i in chosen]
     return {"relevant": relevant, "events": events, "llm_usage": [usage]}
 
 
@@ -125,24 +126,26 @@ def web_search(state: AgentState, deps: AgentDeps) -> dict:
 
 # ---- answer loop ---------------------------------------------------------------------------------
 def answer_context(state: AgentState) -> tuple[list[ContextItem], bool]:
-    """Graded-relevant chunks and fallback hits; with neither, attempt 0's shown chunks (flagged
-    weak) so the model can still answer e.g. "No" for a clause the contract lacks."""
-    items = [_chunk_item(c) for c in state.get("relevant", [])]
-    items += [ContextItem(ref=h.url, doc_id=None, text=h.text, source="web") for h in state.get("web_hits", [])]
-    if items:
-        return items, False
-    return [_chunk_item(c) for c in state.get("first_context", [])], True
+    """What the answerer sees, and whether it is weak (nothing was judged relevant).
 
-
-def _chunk_item(chunk: RankedChunk) -> ContextItem:
-    return ContextItem(ref=chunk.chunk_id, doc_id=chunk.doc_id, text=chunk.text, source="chunk")
+    Relevant chunks found: every shown chunk of that attempt (the same passages the grader saw,
+    so the prompt prefix is shared), with the relevant ones named in the prompt. Otherwise the
+    fallback hits; with none, the last attempt's shown chunks flagged weak, so the model can still
+    answer e.g. "No" for a clause the contract lacks.
+    """
+    chunks = [ContextItem(ref=c.chunk_id, doc_id=c.doc_id, text=c.text, source="chunk") for c in state.get("shown", [])]
+    if state.get("relevant"):
+        return chunks, False
+    hits = [ContextItem(ref=h.url, doc_id=None, text=h.text, source="web") for h in state.get("web_hits", [])]
+    return (hits, False) if hits else (chunks, True)
 
 
 def answer(state: AgentState, deps: AgentDeps) -> dict:
     regenerating = bool(state.get("answer")) and state.get("grounded") is False
     context, weak = answer_context(state)
-    passages = [prompts.excerpt(item["text"], state["question"], deps.cfg.answer_chars) for item in context]
-    messages = prompts.answer_messages(state["question"], passages, state.get("answer_type"),
+    passages = passages_of(state, deps, [item["text"] for item in context])
+    relevant = state.get("relevant") if context and context[0]["source"] == "chunk" else None
+    messages = prompts.answer_messages(state["question"], passages, state.get("answer_type"), relevant=relevant,
                                        rejected=state["answer"] if regenerating else None, weak_context=weak)
     parsed, usage = call_llm(deps, messages, prompts.ANSWER_SCHEMA, deps.cfg.answer_max_tokens)
     update = {
@@ -160,9 +163,10 @@ def answer(state: AgentState, deps: AgentDeps) -> dict:
 
 def ground(state: AgentState, deps: AgentDeps) -> dict:
     context, cited = state["context"], state["cited"]
-    judged = [context[n - 1] for n in cited] or context
-    passages = [prompts.excerpt(item["text"], state["question"], deps.cfg.answer_chars) for item in judged]
-    parsed, usage = call_llm(deps, prompts.ground_messages(state["question"], state["answer"], passages), prompts.GROUND_SCHEMA)
+    # All context passages, not just the cited ones: the prompt then shares the answer call's prefix.
+    passages = passages_of(state, deps, [item["text"] for item in context])
+    messages = prompts.ground_messages(state["question"], passages, state["answer"], cited)
+    parsed, usage = call_llm(deps, messages, prompts.GROUND_SCHEMA)
     grounded = parsed.get("grounded") is True
     final = is_final_answer({**state, "grounded": grounded}, deps.cfg)
     events = [event("answers", generation=state["generation"], answer=state["answer"], grounded=grounded, final=final)]

@@ -49,8 +49,8 @@ class AgentState(TypedDict, total=False):
     rewrites: int
     candidates: list[RankedChunk]  # index order, this attempt
     ranked: list[RankedChunk]  # reranker order, this attempt (all candidates)
-    relevant: list[RankedChunk]  # graded relevant, reranker order
-    first_context: list[RankedChunk]  # attempt 0's shown chunks: the answer context of last resort
+    shown: list[RankedChunk]  # the top context_k after reranking: what grader and answerer see
+    relevant: list[int]  # 1-based positions in `shown` the grader marked relevant
     web_hits: list[WebHit]
     web_tried: bool
     # answer loop
@@ -69,7 +69,7 @@ class AgentState(TypedDict, total=False):
 def initial_state(task_id: str, question: str, doc_id: str | None = None, answer_type: str | None = None) -> AgentState:
     return AgentState(
         task_id=task_id, question=question, doc_id=doc_id, answer_type=answer_type, query=question, attempt=0,
-        rewrites=0, candidates=[], ranked=[], relevant=[], first_context=[], web_hits=[], web_tried=False,
+        rewrites=0, candidates=[], ranked=[], shown=[], relevant=[], web_hits=[], web_tried=False,
         context=[], answer="", cited=[], generation=0, regenerations=0, grounded=None, events=[], steps=[],
     )
 
