@@ -15,7 +15,7 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 # Order matters only for readability: no package's tables reference another's.
-SCHEMA_MODULES = ("rag_agent.schema", "rag_agent.tracing_schema", "evals.schema", "feedback.schema", "training.schema")
+SCHEMA_MODULES = ("rag_agent.schema", "rag_agent.tracing_schema", "evals.schema", "feedback.schema", "training.schema", "training.loop_schema")
 
 
 def connect(path: Path | str, read_only: bool = False):

@@ -1,0 +1,135 @@
+"""`training loop --cycles N`: agent → harvest → train → shadow re-index → evaluate → gate → promote.
+
+Each cycle runs the steps in `STEPS`. A step's result is written to `loop_steps` (DuckDB) only when
+the step has finished, so after a crash (even kill -9) the loop re-runs just the unfinished step:
+the agent resumes its run id without duplicates, harvest is incremental, training writes its
+model folder atomically and registers it once, evaluation is recomputed, and a decision is
+applied at most once (the registry refuses to promote a non-candidate).
+
+Gate (all must hold to promote; the reason is recorded either way):
+  embedder — dev in-domain NDCG@10 rises significantly (paired bootstrap, CI above 0), and no MTEB
+             law task drops by more than `gate.tolerance` significantly;
+  reranker — on top of the embedder that will be champion, reranked dev NDCG@10 rises
+             significantly over the current pipeline, and no law task drops;
+  agent    — on probe tasks (held-back train contracts, never trained on) the proposed pipeline
+             succeeds at least as often as the champions, minus `training.probe_tolerance` tasks.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from training import loop_steps as steps
+from training import registry
+
+log = logging.getLogger(__name__)
+
+STEPS = ("select", "agent", "harvest", "train", "reindex", "evaluate", "probe", "decide")
+
+
+@dataclass
+class CycleRow:
+    """One line of the loop's final table (and of the report)."""
+
+    cycle: int
+    tasks: int = 0
+    success: float | None = None
+    pairs: int = 0
+    pairs_by_signal: dict = field(default_factory=dict)
+    judge_agreement: float | None = None
+    dev_embedder: float | None = None
+    dev_reranked: float | None = None
+    dev_champion: float | None = None
+    law: dict = field(default_factory=dict)
+    decision: str = ""
+    reason: str = ""
+    seconds: dict = field(default_factory=dict)
+
+
+class TrainingLoop:
+    """Runs cycles on a workspace. `llm` (agent + judge) may be injected; else built from config."""
+
+    def __init__(self, ws, llm=None, progress: bool = True):
+        self.ws = ws
+        self.llm = llm
+        self.progress = progress
+        registry.ensure_base(ws)
+
+    # ---- state ------------------------------------------------------------------------------------
+    def done_steps(self, cycle: int) -> dict[str, dict]:
+        with self.ws.db() as con:
+            rows = con.execute("SELECT step, payload FROM loop_steps WHERE cycle = ?", [cycle]).fetchall()
+        return {step: json.loads(payload) for step, payload in rows}
+
+    def _finish(self, cycle: int, step: str, payload: dict, seconds: float) -> None:
+        with self.ws.db() as con:
+            con.execute("INSERT INTO loop_steps VALUES (?, ?, ?, ?, current_timestamp)", [cycle, step, json.dumps(payload), seconds])
+
+    def last_finished_cycle(self) -> int:
+        with self.ws.db() as con:
+            (n,) = con.execute("SELECT coalesce(max(cycle), 0) FROM loop_steps WHERE step = 'decide'").fetchone()
+        return int(n)
+
+    # ---- running ----------------------------------------------------------------------------------
+    def run(self, cycles: int, on_cycle=None) -> list[CycleRow]:
+        """Run until `cycles` cycles have finished in this workspace (earlier runs count)."""
+        rows = []
+        for cycle in range(1, cycles + 1):
+            rows.append(self.run_cycle(cycle))
+            if on_cycle:
+                on_cycle(rows[-1])
+        return rows
+
+    def run_cycle(self, cycle: int) -> CycleRow:
+        done = self.done_steps(cycle)
+        context = steps.StepContext(ws=self.ws, cycle=cycle, results=done, llm_holder=self, progress=self.progress)
+        for name in STEPS:
+            if name in done:
+                continue
+            log.info("cycle %d: %s", cycle, name)
+            started = time.perf_counter()
+            payload = getattr(steps, f"step_{name}")(context)
+            seconds = time.perf_counter() - started
+            payload["seconds"] = round(seconds, 2)
+            self._finish(cycle, name, payload, seconds)
+            done[name] = payload
+        return cycle_row(cycle, done)
+
+    def get_llm(self):
+        if self.llm is None:
+            from rag_agent.llm.factory import load_llm
+
+            self.llm = load_llm(self.ws.config.llm)
+        return self.llm
+
+    def rows(self) -> list[CycleRow]:
+        return [cycle_row(c, self.done_steps(c)) for c in range(1, self.last_finished_cycle() + 1)]
+
+
+def cycle_row(cycle: int, done: dict[str, dict]) -> CycleRow:
+    agent, harvest = done.get("agent", {}), done.get("harvest", {})
+    evaluation, decision = done.get("evaluate", {}), done.get("decide", {})
+    dev = evaluation.get("dev_suite", "")
+    return CycleRow(
+        cycle=cycle,
+        tasks=agent.get("tasks", 0),
+        success=agent.get("success_rate"),
+        pairs=harvest.get("pairs", 0),
+        pairs_by_signal=harvest.get("pairs_by_signal", {}),
+        judge_agreement=harvest.get("cited_judged_relevant"),
+        dev_embedder=evaluation.get("candidate", {}).get(dev),
+        dev_reranked=evaluation.get("reranked", {}).get(dev),
+        dev_champion=evaluation.get("champion", {}).get(dev),
+        law={k: v for k, v in evaluation.get("candidate", {}).items() if k != dev},
+        decision=decision.get("summary", ""),
+        reason=decision.get("reason", ""),
+        seconds={name: done[name].get("seconds", 0.0) for name in STEPS if name in done},
+    )
+
+
+def report_path(ws) -> Path:
+    return ws.root / "report.html"

@@ -1,0 +1,196 @@
+"""The steps of one training-loop cycle (see training/loop.py for the order and the gate).
+
+Each `step_<name>(ctx) -> payload` is re-runnable: it may be interrupted at any point and run
+again, and its json payload is all that later steps read of it.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from rag_agent.workspace import Workspace
+from training import registry
+from training.loop_tasks import cycle_selection, load_pool, probe_selection, write_manifest
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class StepContext:
+    ws: Workspace
+    cycle: int
+    results: dict  # payloads of the steps already finished in this cycle
+    llm_holder: object  # has get_llm()
+    progress: bool = True
+
+    @property
+    def cfg(self):
+        return self.ws.config
+
+    @property
+    def run_id(self) -> str:
+        return f"loop-{self.cycle}"
+
+    def loop_run_ids(self) -> list[str]:
+        """Feedback accumulates: cycle n trains on the traces of cycles 1..n."""
+        return [f"loop-{c}" for c in range(1, self.cycle + 1)]
+
+    def pool(self):
+        t = self.cfg.training
+        return load_pool(self.cfg.data_dir, t.loop_split, t.seed)
+
+
+def with_models(ws: Workspace, embedder: str, reranker: str) -> Workspace:
+    """The same workspace with other models in its (in-memory) config."""
+    cfg = copy.deepcopy(ws.config)
+    cfg.models.embedder, cfg.models.reranker = embedder, reranker
+    return Workspace(root=ws.root, config=cfg)
+
+
+def champion_ws(ws: Workspace) -> Workspace:
+    return with_models(ws, *registry.champion_specs(ws))
+
+
+# ---- select: fresh train tasks; their contracts (and the probe's) ingested -----------------------
+def step_select(ctx: StepContext) -> dict:
+    from rag_agent.ingest.pipeline import ingest
+
+    t = ctx.cfg.training
+    pool = ctx.pool()
+    contracts, tasks = cycle_selection(pool, ctx.cycle, t.probe_contracts, t.contracts_per_cycle, t.tasks_per_cycle, t.seed)
+    probe_contracts, _ = probe_selection(pool, t.probe_contracts, t.probe_tasks, t.seed)
+    manifest = write_manifest(contracts + probe_contracts, pool.manifest, ctx.ws.cache_dir / "loop" / f"contracts_cycle{ctx.cycle}.jsonl")
+    report = ingest(champion_ws(ctx.ws), [manifest], progress=ctx.progress)
+    return {
+        "task_ids": [task.id for task in tasks],
+        "contracts": [c["doc_id"] for c in contracts],
+        "chunks_added": report.chunks_added,
+    }
+
+
+def _tasks(ctx: StepContext, ids: list[str]):
+    by_id = {task.id: task for tasks in ctx.pool().tasks_by_doc.values() for task in tasks}
+    return [by_id[i] for i in ids]
+
+
+# ---- agent: the champions answer the cycle's tasks; traces under run id loop-<cycle> --------------
+def step_agent(ctx: StepContext) -> dict:
+    from rag_agent.graph.runner import run_tasks
+
+    tasks = _tasks(ctx, ctx.results["select"]["task_ids"])
+    summary = run_tasks(champion_ws(ctx.ws), tasks, ctx.run_id, llm=ctx.llm_holder.get_llm(), workers=ctx.cfg.agent.workers)
+    return {
+        "run_id": ctx.run_id,
+        "tasks": summary.tasks,
+        "failed": summary.failed,
+        "success_rate": summary.success_rate,
+        "seconds_per_task": summary.seconds_per_task,
+        "rewrites_per_task": summary.rewrites_per_task,
+        "fallback_rate": summary.fallback_rate,
+    }
+
+
+# ---- harvest: traces -> labels, pairs, rewards, negatives -----------------------------------------
+def step_harvest(ctx: StepContext) -> dict:
+    from feedback.harvest import Harvester
+
+    judge = None
+    if ctx.cfg.feedback.judge == "llm":
+        from feedback.judge import JudgeSettings, LLMJudge
+
+        judge = LLMJudge(ctx.llm_holder.get_llm(), JudgeSettings.from_config(ctx.cfg.feedback))
+    cws = champion_ws(ctx.ws)
+    with cws.db() as con:
+        report = Harvester(cws, con, judge).run(run_id=ctx.run_id, progress=ctx.progress)
+        by_signal = dict(con.execute("SELECT signal, count(*) FROM pairs WHERE run_id = ? GROUP BY 1", [ctx.run_id]).fetchall())
+        (agreement,) = con.execute(
+            "SELECT avg(CASE WHEN judge_grade >= 2 THEN 1.0 ELSE 0.0 END) FROM judge_labels WHERE run_id = ? AND cited AND judge_grade IS NOT NULL",
+            [ctx.run_id],
+        ).fetchone()
+    return {"labels": report.labels, "pairs": report.pairs, "negatives": report.negatives, "judge_calls": report.judge_calls,
+            "pairs_by_signal": by_signal, "cited_judged_relevant": agreement}
+
+
+# ---- train: candidates from all loop feedback so far ---------------------------------------------
+def step_train(ctx: StepContext) -> dict:
+    from training.candidates import train_embedder_candidate, train_reranker_candidate
+
+    runs = ctx.loop_run_ids()
+    embedder = train_embedder_candidate(ctx.ws, source="feedback", run_ids=runs)
+    reranker = train_reranker_candidate(ctx.ws, run_ids=runs)
+    return {"embedder": embedder, "reranker": reranker}
+
+
+# ---- reindex: shadow index for the candidate embedder (swapped in only by promotion) ---------------
+def step_reindex(ctx: StepContext) -> dict:
+    from rag_agent.ingest.pipeline import ingest
+
+    candidate = ctx.results["train"]["embedder"]
+    if not candidate.get("version_id"):
+        return {"skipped": "no embedder candidate"}
+    version = registry.get_version(ctx.ws, candidate["version_id"])
+    report = ingest(with_models(ctx.ws, version.path, "none"), [], progress=ctx.progress)
+    return {"embedder_version": report.embedder_version, "chunks_indexed": report.chunks_reconciled, "index_size": report.index_size}
+
+
+# ---- evaluate: suites for champion vs candidates; the retrieval gate ------------------------------
+def step_evaluate(ctx: StepContext) -> dict:
+    from training.loop_gate import evaluate_cycle
+
+    return evaluate_cycle(ctx.ws, ctx.results["train"])
+
+
+# ---- probe: agent success of the proposed pipeline vs the champions on held-back tasks ------------
+def step_probe(ctx: StepContext) -> dict:
+    from rag_agent.graph.runner import run_tasks
+
+    t = ctx.cfg.training
+    evaluation = ctx.results["evaluate"]
+    proposed = evaluation["proposed"]
+    if not (evaluation["embedder_pass"] or evaluation["reranker_pass"]):
+        return {"skipped": "no candidate passed the retrieval gate", "pass": False}
+    if t.probe_tasks <= 0:
+        return {"skipped": "training.probe_tasks = 0", "pass": True}
+    _, tasks = probe_selection(ctx.pool(), t.probe_contracts, t.probe_tasks, t.seed)
+    champ = champion_ws(ctx.ws)
+    results = {}
+    for name, ws in (("champion", champ), ("proposed", with_models(ctx.ws, proposed["embedder_path"], proposed["reranker_path"]))):
+        run_id = "probe-" + registry.slug_versions(ws.config.models.embedder, ws.config.models.reranker)
+        summary = run_tasks(ws, tasks, run_id, llm=ctx.llm_holder.get_llm(), workers=ctx.cfg.agent.workers)
+        results[name] = {"run_id": run_id, "successes": summary.successes, "labelled": summary.labelled}
+    passed = results["proposed"]["successes"] >= results["champion"]["successes"] - t.probe_tolerance
+    return {**results, "pass": passed}
+
+
+# ---- decide: promote or reject, with the reason ---------------------------------------------------
+def step_decide(ctx: StepContext) -> dict:
+    evaluation, probe = ctx.results["evaluate"], ctx.results["probe"]
+    train = ctx.results["train"]
+    probe_note = "" if probe.get("pass") else f"; agent probe: {probe.get('skipped') or _probe_text(probe)}"
+    parts, reasons = [], []
+    for kind in ("embedder", "reranker"):
+        candidate = train[kind].get("version_id")
+        if not candidate:
+            parts.append(f"{kind}: no candidate")
+            reasons.append(f"{kind}: {train[kind].get('reason', 'no data')}")
+            continue
+        passed = evaluation[f"{kind}_pass"] and probe.get("pass", False)
+        reason = evaluation[f"{kind}_reason"] + ("" if passed or not evaluation[f"{kind}_pass"] else probe_note)
+        current = registry.get_version(ctx.ws, candidate).status
+        if current == "candidate":  # a resumed decide must not act twice
+            (registry.promote if passed else registry.reject)(ctx.ws, candidate, reason=reason, metrics=evaluation.get("metrics", {}).get(kind))
+        parts.append(f"{kind} {'promoted' if passed else 'rejected'}")
+        reasons.append(f"{kind}: {reason}")
+    return {"summary": ", ".join(parts), "reason": " | ".join(reasons)}
+
+
+def _probe_text(probe: dict) -> str:
+    return f"proposed {probe['proposed']['successes']}/{probe['proposed']['labelled']} vs champion {probe['champion']['successes']}/{probe['champion']['labelled']}"
+
+
+def data_path(ctx_or_ws, *parts: str) -> Path:
+    cfg = ctx_or_ws.config if hasattr(ctx_or_ws, "config") else ctx_or_ws.cfg
+    return Path(cfg.data_dir).joinpath(*parts)
