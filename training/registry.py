@@ -119,6 +119,13 @@ def use_champions(ws):
     return ws
 
 
+def open_with_champions(root: Path | str, overrides: list[str] | None = None):
+    """`Workspace.open(...)` with `models.embedder/reranker` pointing at the champions."""
+    from rag_agent.workspace import Workspace
+
+    return use_champions(Workspace.open(root, overrides=overrides, create=False))
+
+
 def promotions(ws, kind: str | None = None) -> list[tuple]:
     ensure_base(ws)
     where, params = ("WHERE kind = ?", [check_kind(kind)]) if kind else ("", [])
