@@ -201,6 +201,9 @@ class TrainingConfig:
     # --- data (training/data.py, training/supervised.py) ---
     positive_grade: int = 2  # judge grade (0..3) from which a chunk counts as a positive
     supervised_max_tasks: int = 400  # supervised reference: TRAIN tasks used (CPU time)
+    # Objective when the caller names none: "auto" = bce while there is no reranker champion (a
+    # fresh head needs a pointwise warm start), then dpo on preference pairs from it.
+    reranker_algo: Literal["auto", "bce", "dpo", "ppo"] = "auto"
     supervised_top_k: int = 10  # hard negatives come from the base embedder's top-k in the contract
 
 
