@@ -96,3 +96,11 @@ def test_rejecting_a_candidate_and_refusing_to_reject_the_champion(workspace):
         registry.reject(workspace, "embedder-base", "no")
     with pytest.raises(ConfigError):
         registry.rollback(workspace, "reranker")  # the base has no predecessor
+
+
+def test_version_records_serialise_and_name_model_pairs(workspace):
+    base = registry.champion(workspace, "embedder")
+    record = base.to_dict()
+    assert json.loads(json.dumps(record))["version_id"] == "embedder-base"
+    assert registry.slug_versions(str(registry.version_dir(workspace, "embedder", "embedder-0002-1a2b3c")), "none") == "embedder-0002-1a2b3c+none"
+    assert registry.slug_versions("bundled:all-MiniLM-L6-v2", "/x/y/reranker-0001-ffffff") == "base+reranker-0001-ffffff"

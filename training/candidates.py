@@ -50,12 +50,16 @@ def train_embedder_candidate(ws, source: str = "feedback", run_ids: list[str] | 
 
 
 def train_reranker_candidate(
-    ws, algo: str, source: str = "feedback", run_ids: list[str] | None = None, **overrides
+    ws, algo: str | None = None, source: str = "feedback", run_ids: list[str] | None = None, **overrides
 ) -> registry.ModelVersion:
-    if algo not in ALGOS:
-        raise ConfigError(f"--algo {algo}", "one of bce, dpo, ppo", "pick an objective")
+    """`algo` None takes `training.reranker_algo`; "auto" = bce while no reranker is champion, else dpo."""
     parent = registry.champion(ws, "reranker")
     parent_path = None if parent.is_none else parent.path
+    algo = algo or ws.config.training.reranker_algo
+    if algo == "auto":
+        algo = "bce" if parent_path is None else "dpo"
+    if algo not in ALGOS:
+        raise ConfigError(f"--algo {algo}", "one of bce, dpo, ppo", "pick an objective")
     if parent_path is None and algo != "bce":
         log.warning("no reranker champion yet: %s starts from a fresh head; a `--algo bce` warm start usually comes first", algo)
     data, trainer, cfg = _reranker_job(ws, algo, source, run_ids, overrides)

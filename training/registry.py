@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Literal
@@ -45,6 +45,12 @@ class ModelVersion:
     status: str = "candidate"
     reason: str | None = None
     created_at: datetime | None = None
+
+    def to_dict(self) -> dict:
+        """JSON-ready (created_at as ISO text), e.g. for loop state files."""
+        data = asdict(self)
+        data["created_at"] = self.created_at.isoformat() if self.created_at else None
+        return data
 
     @property
     def is_none(self) -> bool:
@@ -124,6 +130,22 @@ def open_with_champions(root: Path | str, overrides: list[str] | None = None):
     from rag_agent.workspace import Workspace
 
     return use_champions(Workspace.open(root, overrides=overrides, create=False))
+
+
+def slug_versions(embedder_spec: str, reranker_spec: str) -> str:
+    """A short folder/run-id-safe name for an (embedder, reranker) pair, e.g.
+    'embedder-0002-1a2b3c+none' (version folders are named by version id)."""
+    import re
+
+    def short(spec: str) -> str:
+        if spec in ("", NO_RERANKER):
+            return NO_RERANKER
+        if spec.startswith("bundled:"):
+            return "base"
+        name = Path(spec).name
+        return Path(spec).parent.name if name == "model" else name
+
+    return re.sub(r"[^A-Za-z0-9._+-]+", "-", f"{short(embedder_spec)}+{short(reranker_spec)}")
 
 
 def promotions(ws, kind: str | None = None) -> list[tuple]:
