@@ -131,7 +131,9 @@ def embedder_command(
 @app.command("reranker")
 def reranker_command(
     workspace: Path = WorkspaceOpt,
-    algo: str = typer.Option(..., "--algo", help="bce (warm start), dpo (pairs) or ppo (ranking rewards)."),
+    algo: Optional[str] = typer.Option(
+        None, "--algo", help="bce (warm start), dpo (pairs) or ppo (ranking rewards); default training.reranker_algo."
+    ),
     source: str = typer.Option("feedback", "--source", help="feedback or supervised-reference (gold TRAIN evidence)."),
     overrides: Optional[List[str]] = SetOpt,
     verbose: bool = VerboseOpt,
