@@ -28,6 +28,7 @@ def ask(
     from rich.console import Console
 
     from rag_agent.graph.build import build_graph
+    from rag_agent.graph.prompts import excerpt
     from rag_agent.graph.runner import default_deps, execute_task, known_doc_ids
     from rag_agent.tasks import Task
     from rag_agent.tracing import TraceStore
@@ -46,8 +47,8 @@ def ask(
         raise typer.Exit(2)
     console.print(f"[bold]{result.answer or '(no answer)'}[/bold]")
     for citation in result.citations:
-        excerpt = " ".join(citation["text"].split())[:160]
-        console.print(f"  [{citation['n']}] {citation['ref']}: {excerpt}…", highlight=False, markup=False)
+        shown = " ".join(excerpt(citation["text"], question, 200).split())
+        console.print(f"  [{citation['n']}] {citation['ref']}: {shown}", highlight=False, markup=False)
     if not result.citations:
         console.print("  (no citations)")
     console.print(f"[dim]{result.seconds:.1f}s ({result.llm_seconds:.1f}s in the LLM); trace: run {run_id}, task {task.id}[/dim]")
