@@ -70,7 +70,7 @@ def evaluate_ref(ref: SuiteRef, embedder, reranker=None, ws=None, cfg: RagloopCo
     if ref.kind == "beir":
         qrels, run, texts, queries, chunking, details = _beir_run(load_beir(ref), embedder, cfg, cache)
     else:
-        qrels, run, texts, queries, chunking, details = _cuad_run(load_cuad(ref, cfg.eval.evidence_join_gap), embedder, cfg, cache)
+        qrels, run, texts, queries, chunking, details = _cuad_run(load_cuad(ref, cfg.eval.evidence_join_gap, cfg.eval.omitted_evidence), embedder, cfg, cache)
     if reranker is not None:
         run = rerank_run(run, queries, texts, reranker, cfg.eval.rerank_k)
     per_query = score_run(qrels, run, k=cfg.eval.k, recall_ks=RECALL_KS)
@@ -139,7 +139,7 @@ def _cuad_run(suite: CuadSuite, embedder: TextEmbedder, cfg: RagloopConfig, cach
     from rag_agent.ingest.chunker import chunk_document
     from rag_agent.retrieval.index_faiss import FaissIndex
 
-    in_scope = sorted({task.doc_id for task in suite.tasks})
+    in_scope = sorted(suite.evidence_doc_ids)
     chunks_of = {doc_id: chunk_document(suite.contracts[doc_id], cfg.chunking) for doc_id in in_scope}
     chunks = [chunk for doc_id in in_scope for chunk in chunks_of[doc_id]]
     vectors = cache.encode(embedder, [c.text for c in chunks], label=f"{suite.name}/{suite.split}: chunks")

@@ -10,8 +10,10 @@ CUAD-style: `contracts_<S>.jsonl` (`doc_id`, `title`, `file` relative to the fol
 `text`) + `tasks_<S>.jsonl` (`id`, `doc_id`, `question`, `evidence`: list of verbatim clauses).
 Only tasks with non-empty evidence are retrieval queries. Each evidence string is located in its
 contract (exact match first, then a whitespace- and case-insensitive match mapped back to the
-original offsets; a clause CUAD joined with `<omitted>` is located part by part); strings found nowhere are counted and dropped, and a task with no located
-span is dropped too.
+original offsets). CUAD joins the pieces of some clauses with `<omitted>`: by default (as in the
+published reference figures) those count as unlocated; `eval.omitted_evidence = "parts"` locates
+them piece by piece. Unlocated strings are counted and dropped, and a task with no located span is
+dropped too.
 """
 
 from __future__ import annotations
@@ -77,6 +79,9 @@ class CuadSuite:
     evidence_unlocated: int = 0
     tasks_without_span: int = 0
     unlocated_examples: list[str] = field(default_factory=list)
+    # Contracts with any evidence-bearing task, located or not: the chunked set does not depend on
+    # how evidence is located, so cached embeddings stay valid across location rules.
+    evidence_doc_ids: set[str] = field(default_factory=set)
 
     def details(self) -> dict:
         return {
@@ -230,7 +235,9 @@ def _is_int(value: str) -> bool:
 
 
 # ---- CUAD -----------------------------------------------------------------------------------------
-def load_cuad(ref: SuiteRef, join_gap: int = 500) -> CuadSuite:
+def load_cuad(ref: SuiteRef, join_gap: int = 500, omitted: str = "drop") -> CuadSuite:
+    """`omitted`: "drop" leaves `<omitted>`-joined evidence unlocated (the reference figures' rule),
+    "parts" locates it piece by piece (see `locate`)."""
     folder, split = ref.path, ref.split
     contracts: dict[str, Document] = {}
     for row in _read_jsonl(folder / f"contracts_{split}.jsonl"):
@@ -248,11 +255,15 @@ def load_cuad(ref: SuiteRef, join_gap: int = 500) -> CuadSuite:
             continue
         if row["doc_id"] not in contracts:
             raise DataError(f"task {row['id']} doc_id {row['doc_id']}", f"a doc_id in contracts_{split}.jsonl", "fix the task file")
+        suite.evidence_doc_ids.add(row["doc_id"])
         text = contracts[row["doc_id"]].text
         spans = []
         for clause in evidence:
             suite.evidence_total += 1
-            located, how = locate(text, clause, join_gap)
+            if OMISSION in clause and omitted == "drop":
+                located, how = [], "unlocated"
+            else:
+                located, how = locate(text, clause, join_gap)
             if not located:
                 suite.evidence_unlocated += 1
                 if len(suite.unlocated_examples) < 5:
@@ -260,7 +271,7 @@ def load_cuad(ref: SuiteRef, join_gap: int = 500) -> CuadSuite:
                 continue
             suite.evidence_exact += how == "exact" and OMISSION not in clause
             suite.evidence_normalised += how == "normalised"
-            suite.evidence_in_parts += OMISSION in clause
+            suite.evidence_in_parts += OMISSION in clause and how != "unlocated"
             spans.extend(located)
         if not spans:
             suite.tasks_without_span += 1

@@ -110,3 +110,18 @@ def test_relevance_needs_half_of_the_shorter_of_chunk_and_span():
     # A long span (0..400) holds every chunk entirely.
     assert len(relevant_chunks(chunks, [(0, 400)], 0.5)) == 3
     assert relevant_chunks(chunks, [(300, 400)], 0.5) == set()
+
+
+def test_omitted_evidence_is_dropped_by_default_and_located_by_parts_on_request(tmp_path):
+    folder = tmp_path / "cuad"
+    folder.mkdir()
+    text = "Assignment. Neither party may assign\n-- Page 4 --\nthis Agreement without consent."
+    _write_jsonl(folder / "contracts_dev.jsonl", [{"doc_id": "c", "text": text}])
+    _write_jsonl(folder / "tasks_dev.jsonl", [
+        {"id": "t", "doc_id": "c", "question": "assign?", "evidence": ["Neither party may assign<omitted>this Agreement without consent."]},
+    ])
+    ref = discover(folder)[0]
+    dropped = load_cuad(ref)
+    assert dropped.tasks == [] and dropped.evidence_unlocated == 1 and dropped.tasks_without_span == 1
+    by_parts = load_cuad(ref, omitted="parts")
+    assert by_parts.tasks[0].spans == [(text.index("Neither"), len(text))] and by_parts.evidence_in_parts == 1
