@@ -214,6 +214,7 @@ class EmbeddingCache:
             fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npy.tmp")
             with os.fdopen(fd, "wb") as fh:
                 np.save(fh, vectors)
+            os.chmod(tmp, 0o644)  # mkstemp creates 0600; the cache is as shareable as the workspace
             os.replace(tmp, path)  # atomic: a concurrent reader never sees half a file
         return vectors
 
