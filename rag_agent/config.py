@@ -201,13 +201,23 @@ class TrainingConfig:
     ppo_epochs: int = 2  # gradient steps per batch of sampled rankings (the ratio is clipped)
     ppo_queries_per_step: int = 4
     ppo_task_reward_weight: float = 0.0  # 0: reward is NDCG@10 vs judge labels only
-    # --- data (training/data.py, training/supervised.py) ---
-    positive_grade: int = 2  # judge grade (0..3) from which a chunk counts as a positive
-    supervised_max_tasks: int = 400  # supervised reference: TRAIN tasks used (CPU time)
     # Objective when the caller names none: "auto" = bce while there is no reranker champion (a
     # fresh head needs a pointwise warm start), then dpo on preference pairs from it.
     reranker_algo: Literal["auto", "bce", "dpo", "ppo"] = "auto"
+    # --- data (training/data.py, training/supervised.py) ---
+    positive_grade: int = 2  # judge grade (0..3) from which a chunk counts as a positive
+    supervised_max_tasks: int = 400  # supervised reference: TRAIN tasks used (CPU time)
     supervised_top_k: int = 10  # hard negatives come from the base embedder's top-k in the contract
+    # --- the loop (training/loop*.py) ---
+    loop_split: str = "train"  # CUAD split whose tasks the agent answers; never the dev split
+    contracts_per_cycle: int = 4  # fresh train contracts per cycle (their tasks feed that cycle)
+    probe_contracts: int = 3  # train contracts held back for the agent-success probe, never trained on
+    probe_tasks: int = 6  # probe tasks run by the champion and by the proposed pipeline (0 = no probe)
+    probe_tolerance: int = 0  # the proposed pipeline may solve this many probe tasks fewer
+    dev_suite: str = "cuad"  # in-domain suite (under data_dir) that must rise: contracts the loop never saw
+    dev_split: str = "dev"
+    guard_suites: str = "mteb_law/aila_statutes,mteb_law/legalbench_corporate_lobbying"  # must not regress
+    loop_rerank_k: int = 20  # candidates the reranker re-scores in the loop's evals (CPU time)
 
 
 @dataclass

@@ -170,7 +170,7 @@ def promote_command(
     typer.echo(f"{version.kind} champion is now {version.version_id}")
 
 
-# ---- `training loop` ---------------------------------------------------------------------------
-# RESERVED for the lead: the outer self-improvement loop (run tasks -> harvest -> train candidates
-# via training.candidates -> shadow_reindex -> gate with evals -> registry.promote/reject).
-# Not implemented here on purpose.
+# ---- `training loop` (training/loop_cli.py) -------------------------------------------------------
+from training import loop_cli  # noqa: E402
+
+loop_cli.register(app)

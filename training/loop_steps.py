@@ -119,21 +119,31 @@ def step_train(ctx: StepContext) -> dict:
     from training.candidates import train_embedder_candidate, train_reranker_candidate
 
     runs = ctx.loop_run_ids()
-    embedder = train_embedder_candidate(ctx.ws, source="feedback", run_ids=runs)
-    reranker = train_reranker_candidate(ctx.ws, run_ids=runs)
-    return {"embedder": embedder, "reranker": reranker}
+    return {
+        "embedder": _candidate(lambda: train_embedder_candidate(ctx.ws, source="feedback", run_ids=runs)),
+        "reranker": _candidate(lambda: train_reranker_candidate(ctx.ws, run_ids=runs)),
+    }
+
+
+def _candidate(train) -> dict:
+    """A registered candidate as a dict, or why there is none (too little feedback is not a crash)."""
+    from rag_agent.errors import DataError
+
+    try:
+        return train().to_dict()
+    except DataError as exc:
+        log.warning("no candidate: %s", exc)
+        return {"version_id": None, "reason": str(exc)}
 
 
 # ---- reindex: shadow index for the candidate embedder (swapped in only by promotion) ---------------
 def step_reindex(ctx: StepContext) -> dict:
-    from rag_agent.ingest.pipeline import ingest
+    from training.reindex import shadow_reindex
 
     candidate = ctx.results["train"]["embedder"]
     if not candidate.get("version_id"):
         return {"skipped": "no embedder candidate"}
-    version = registry.get_version(ctx.ws, candidate["version_id"])
-    report = ingest(with_models(ctx.ws, version.path, "none"), [], progress=ctx.progress)
-    return {"embedder_version": report.embedder_version, "chunks_indexed": report.chunks_reconciled, "index_size": report.index_size}
+    return {"index_dir": str(shadow_reindex(ctx.ws, candidate["path"], show_progress=ctx.progress))}
 
 
 # ---- evaluate: suites for champion vs candidates; the retrieval gate ------------------------------
@@ -190,7 +200,3 @@ def step_decide(ctx: StepContext) -> dict:
 def _probe_text(probe: dict) -> str:
     return f"proposed {probe['proposed']['successes']}/{probe['proposed']['labelled']} vs champion {probe['champion']['successes']}/{probe['champion']['labelled']}"
 
-
-def data_path(ctx_or_ws, *parts: str) -> Path:
-    cfg = ctx_or_ws.config if hasattr(ctx_or_ws, "config") else ctx_or_ws.cfg
-    return Path(cfg.data_dir).joinpath(*parts)
