@@ -14,27 +14,11 @@ from typing import List, Optional
 
 import typer
 
-from rag_agent.cli_common import SetOpt, WorkspaceOpt
+from rag_agent.cli_common import RagloopApp, SetOpt, WorkspaceOpt
 
 log = logging.getLogger(__name__)
 
-class _EvalsApp(typer.Typer):
-    """The console script `evals = "evals.cli:app"` calls the app directly, so the app itself
-    sets the offline environment and turns a RagloopError into one line + exit 2 (as run_app does)."""
-
-    def __call__(self, *args, **kwargs):
-        from rag_agent.cli_common import offline_env
-        from rag_agent.errors import RagloopError
-
-        offline_env()
-        try:
-            return super().__call__(*args, **kwargs)
-        except RagloopError as exc:
-            typer.echo(f"error: {exc}", err=True)
-            sys.exit(2)
-
-
-app = _EvalsApp(
+app = RagloopApp(
     name="evals",
     help="Retrieval evaluation: MTEB-exact BEIR suites, CUAD in-domain suites, and the promotion gate.",
     no_args_is_help=True,

@@ -21,7 +21,7 @@ from typing import Sequence
 
 import numpy as np
 
-from evals.metrics import Qrels, mean_scores, score_run
+from evals.metrics import mean_scores, score_run
 from evals.results import SuiteResult
 from evals.suites import BeirSuite, CuadSuite, SuiteRef, discover, load_beir, load_cuad, relevant_chunks
 from rag_agent.config import RagloopConfig

@@ -7,9 +7,9 @@ from typing import List, Optional
 
 import typer
 
-from rag_agent.cli_common import SetOpt, WorkspaceOpt, open_workspace, setup_logging
+from rag_agent.cli_common import RagloopApp, SetOpt, WorkspaceOpt, open_workspace, setup_logging
 
-app = typer.Typer(
+app = RagloopApp(
     name="feedback",
     help="Turn agent traces into judge labels, preference pairs, rewards and hard negatives.",
     no_args_is_help=True,

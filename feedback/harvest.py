@@ -97,7 +97,8 @@ class Harvester:
         except MalformedTrace as exc:
             log.warning("skipping malformed trace: %s", exc)
             self.report.tasks_skipped += 1
-            self._transaction(lambda: self._write_state(run_id, task_id, "skipped", str(exc)))
+            reason = str(exc)
+            self._transaction(lambda: self._write_state(run_id, task_id, "skipped", reason))
             return
         products = self.derive(trace)
         self._transaction(lambda: self._write_task(trace, products))

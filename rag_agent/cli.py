@@ -6,9 +6,10 @@ heavy libraries are imported only when a command runs.
 
 from __future__ import annotations
 
-import typer
 
-app = typer.Typer(
+from rag_agent.cli_common import RagloopApp
+
+app = RagloopApp(
     name="rag_agent",
     help="ragloop agent: ingest documents, ask questions, run task files (traces go to the workspace DuckDB).",
     no_args_is_help=True,

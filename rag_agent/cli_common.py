@@ -6,7 +6,7 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Optional
 
 import typer
 
@@ -37,11 +37,23 @@ def setup_logging(verbose: bool = False) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
-def run_app(app: typer.Typer | Callable, argv: Optional[list[str]] = None) -> None:
-    """Run a typer app; a RagloopError becomes one line on stderr and exit code 2."""
+class RagloopApp(typer.Typer):
+    """A typer app that sets the offline environment and turns a RagloopError into one line on
+    stderr and exit code 2, however it is called (console script, `python -m`, or tests)."""
+
+    def __call__(self, *args, **kwargs):
+        return _guarded(lambda: super(RagloopApp, self).__call__(*args, **kwargs))
+
+
+def run_app(app: typer.Typer, argv: Optional[list[str]] = None) -> None:
+    """Run any typer app with ragloop's environment and one-line errors."""
+    _guarded(lambda: typer.Typer.__call__(app, args=argv))
+
+
+def _guarded(call):
     offline_env()
     try:
-        app(args=argv, standalone_mode=True) if isinstance(app, typer.Typer) else app()
+        return call()
     except RagloopError as exc:
         typer.echo(f"error: {exc}", err=True)
         sys.exit(2)

@@ -11,9 +11,9 @@ from typing import List, Optional
 
 import typer
 
-from rag_agent.cli_common import SetOpt, WorkspaceOpt, open_workspace, setup_logging
+from rag_agent.cli_common import RagloopApp, SetOpt, WorkspaceOpt, open_workspace, setup_logging
 
-app = typer.Typer(
+app = RagloopApp(
     name="training",
     help="Re-tune the embedder and train a reranker from feedback; list, promote and roll back model versions.",
     no_args_is_help=True,

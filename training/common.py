@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import random
-import shutil
-import tempfile
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+
+from rag_agent.files import atomic_dir
 
 
 @dataclass
@@ -39,24 +36,9 @@ def make_accelerator():
     return Accelerator(cpu=not torch.cuda.is_available())
 
 
-@contextmanager
-def atomic_output(out_dir: Path | str) -> Iterator[Path]:
-    """Yield a temp folder beside `out_dir`; on success it is renamed to `out_dir`.
-
-    A crash mid-training leaves only a hidden temp folder, never a half-written model under the
-    final name (the registry only ever registers complete folders).
-    """
-    target = Path(out_dir)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"))
-    try:
-        yield tmp
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    if target.exists():
-        shutil.rmtree(target)
-    os.replace(tmp, target)
+# A crash mid-training leaves only a hidden temp folder, never a half-written model under the final
+# name (the registry only ever registers complete folders).
+atomic_output = atomic_dir
 
 
 def mean(values: list[float]) -> float:

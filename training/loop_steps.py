@@ -9,7 +9,6 @@ from __future__ import annotations
 import copy
 import logging
 from dataclasses import dataclass
-from pathlib import Path
 
 from rag_agent.workspace import Workspace
 from training import registry

@@ -95,7 +95,7 @@ def _window_spans(n: int, size: int, overlap: int) -> list[tuple[int, int]]:
 def _sentence_spans(text: str, size: int, overlap: int, slack: int) -> list[tuple[int, int]]:
     n = len(text)
     spans: list[tuple[int, int]] = []
-    start, prev_start, prev_end = 0, -1, 0
+    start, prev_end = 0, 0
     while True:
         if n <= start + size + slack:
             end = n  # the document end is the best boundary of all; no tiny tail chunk
@@ -119,7 +119,7 @@ def _sentence_spans(text: str, size: int, overlap: int, slack: int) -> list[tupl
             # The next start stays inside the chunk just made (no gaps) and after its start (progress).
             target = end - overlap
             next_start = _snap(text, target, max(start + 1, target - slack), min(end, target + slack))
-        prev_start, prev_end, start = start, end, next_start
+        prev_end, start = end, next_start
 
 
 def _snap(text: str, target: int, low: int, high: int) -> int:

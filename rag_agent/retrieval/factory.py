@@ -14,7 +14,8 @@ from typing import Iterable, Sequence
 
 from rag_agent.errors import IndexError_
 from rag_agent.protocols import TextEmbedder, VectorIndex
-from rag_agent.retrieval.index_meta import META_FILE, IndexMeta, check_embedder, recover_dir
+from rag_agent.files import recover_dir
+from rag_agent.retrieval.index_meta import META_FILE, IndexMeta, check_embedder
 
 log = logging.getLogger(__name__)
 

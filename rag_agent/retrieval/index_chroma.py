@@ -28,7 +28,8 @@ from urllib.parse import urlparse
 import numpy as np
 
 from rag_agent.errors import IndexError_
-from rag_agent.retrieval.index_meta import IndexMeta, atomic_dir, check_embedder, check_vectors, exact_top_k, recover_dir
+from rag_agent.files import atomic_dir, recover_dir
+from rag_agent.retrieval.index_meta import IndexMeta, check_embedder, check_vectors, exact_top_k
 from rag_agent.types import Hit
 
 log = logging.getLogger(__name__)
