@@ -25,8 +25,9 @@ $(STAMP): pyproject.toml requirements-models.txt
 	$(PY) -m compileall -q $(VENV)/lib >/dev/null 2>&1 || true
 	touch $(STAMP)
 
+# The main job: three cycles of the self-improvement loop on the embedded defaults (README: sizing).
 run: setup
-	$(PY) -m rag_agent demo --workspace $(WORKSPACE)
+	$(PY) -m training loop --cycles 3 --workspace $(WORKSPACE)
 
 test: setup
 	$(PY) -m pytest -q -ra

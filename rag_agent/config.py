@@ -174,7 +174,9 @@ class TrainingConfig:
     ppo_clip: float = 0.2
     ppo_kl: float = 0.05
     ppo_samples: int = 8
-    tasks_per_cycle: int = 40
+    # Sized so `make run` (3 cycles, the 1.5B agent and judge) fits about an hour on 2 CPU cores:
+    # the agent takes ~36 s a task there and the judge ~8 s a chunk. Raise it on bigger machines.
+    tasks_per_cycle: int = 8
     # --- embedder (training/embedder_config.py) ---
     # 256 word pieces cover a 1,000-character chunk; longer costs CPU time for no measured gain.
     embedder_max_seq_length: int = 256
@@ -210,14 +212,14 @@ class TrainingConfig:
     supervised_top_k: int = 10  # hard negatives come from the base embedder's top-k in the contract
     # --- the loop (training/loop*.py) ---
     loop_split: str = "train"  # CUAD split whose tasks the agent answers; never the dev split
-    contracts_per_cycle: int = 4  # fresh train contracts per cycle (their tasks feed that cycle)
-    probe_contracts: int = 3  # train contracts held back for the agent-success probe, never trained on
-    probe_tasks: int = 6  # probe tasks run by the champion and by the proposed pipeline (0 = no probe)
+    contracts_per_cycle: int = 2  # fresh train contracts per cycle (their tasks feed that cycle)
+    probe_contracts: int = 2  # train contracts held back for the agent-success probe, never trained on
+    probe_tasks: int = 4  # probe tasks run by the champion and by the proposed pipeline (0 = no probe)
     probe_tolerance: int = 0  # the proposed pipeline may solve this many probe tasks fewer
     dev_suite: str = "cuad"  # in-domain suite (under data_dir) that must rise: contracts the loop never saw
     dev_split: str = "dev"
     guard_suites: str = "mteb_law/aila_statutes,mteb_law/legalbench_corporate_lobbying"  # must not regress
-    loop_rerank_k: int = 20  # candidates the reranker re-scores in the loop's evals (CPU time)
+    loop_rerank_k: int = 10  # candidates the reranker re-scores in the loop's evals (CPU time)
 
 
 @dataclass
