@@ -14,7 +14,7 @@ from typing import List, Optional
 
 import typer
 
-from rag_agent.cli_common import RagloopApp, SetOpt, WorkspaceOpt
+from rag_agent.cli_common import RagloopApp, SetOpt, VerboseOpt, WorkspaceOpt
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ def run(
     store: bool = typer.Option(True, "--store/--no-store", help="Record results in the workspace DB (eval_runs, eval_scores)."),
     workspace: Path = WorkspaceOpt,
     overrides: Optional[List[str]] = SetOpt,
-    verbose: bool = typer.Option(False, "--verbose", "-v"),
+    verbose: bool = VerboseOpt,
 ) -> None:
     """Evaluate retrieval on one suite or every suite under a folder."""
     _setup_logging(verbose)

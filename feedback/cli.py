@@ -7,7 +7,7 @@ from typing import List, Optional
 
 import typer
 
-from rag_agent.cli_common import RagloopApp, SetOpt, WorkspaceOpt, open_workspace, setup_logging
+from rag_agent.cli_common import RagloopApp, VerboseOpt, SetOpt, WorkspaceOpt, open_workspace, setup_logging
 
 app = RagloopApp(
     name="feedback",
@@ -16,7 +16,6 @@ app = RagloopApp(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-VerboseOpt = typer.Option(False, "--verbose", "-v", help="Debug logging.")
 
 
 @app.command("harvest")

@@ -13,6 +13,7 @@ import typer
 from rag_agent.errors import RagloopError
 
 WorkspaceOpt = typer.Option(Path("workspace"), "--workspace", "-w", help="Workspace directory (created if missing).")
+VerboseOpt = typer.Option(False, "--verbose", "-v", help="Debug logging.")
 SetOpt = typer.Option(None, "--set", help="Override a config value for this command: section.key=value (repeatable).")
 
 

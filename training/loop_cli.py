@@ -7,7 +7,7 @@ from typing import List, Optional
 
 import typer
 
-from rag_agent.cli_common import SetOpt, WorkspaceOpt, open_workspace, setup_logging
+from rag_agent.cli_common import SetOpt, VerboseOpt, WorkspaceOpt, open_workspace, setup_logging
 
 
 def register(app: typer.Typer) -> None:
@@ -18,7 +18,7 @@ def register(app: typer.Typer) -> None:
         report: Optional[Path] = typer.Option(None, "--report", help="Folder for report.html and its plots (default: the workspace)."),
         workspace: Path = WorkspaceOpt,
         overrides: Optional[List[str]] = SetOpt,
-        verbose: bool = typer.Option(False, "--verbose", "-v"),
+        verbose: bool = VerboseOpt,
     ) -> None:
         """Agent on fresh train tasks -> harvest -> train -> shadow re-index -> gate -> promote/reject.
 

@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from rag_agent.cli_common import SetOpt, WorkspaceOpt, open_workspace, setup_logging
+from rag_agent.cli_common import SetOpt, VerboseOpt, WorkspaceOpt, open_workspace, setup_logging
 
 
 def register(app: typer.Typer) -> None:
@@ -22,7 +22,7 @@ def ask(
     workspace: Path = WorkspaceOpt,
     overrides: Optional[list[str]] = SetOpt,
     run_id: str = typer.Option("ask", "--run-id", help="Run id the question's trace is recorded under."),
-    verbose: bool = typer.Option(False, "--verbose", "-v"),
+    verbose: bool = VerboseOpt,
 ) -> None:
     """Answer one question with citations (chunk ids and short excerpts); the trace is recorded."""
     from rich.console import Console
@@ -63,7 +63,7 @@ def run(
     run_id: Optional[str] = typer.Option(None, "--run-id", help="Same id again = continue that run, skipping finished tasks."),
     workspace: Path = WorkspaceOpt,
     overrides: Optional[list[str]] = SetOpt,
-    verbose: bool = typer.Option(False, "--verbose", "-v"),
+    verbose: bool = VerboseOpt,
 ) -> None:
     """Run a task file through the agent; every task leaves a trace; prints a summary."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn

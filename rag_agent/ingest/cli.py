@@ -11,7 +11,7 @@ from typing import List, Optional
 
 import typer
 
-from rag_agent.cli_common import SetOpt, WorkspaceOpt, open_workspace, setup_logging
+from rag_agent.cli_common import SetOpt, VerboseOpt, WorkspaceOpt, open_workspace, setup_logging
 
 
 def register(app: typer.Typer) -> None:
@@ -20,7 +20,7 @@ def register(app: typer.Typer) -> None:
         paths: List[Path] = typer.Argument(..., help="Files or folders: .txt/.md, folders of them, contracts_*.jsonl manifests, BEIR corpus.jsonl."),
         workspace: Path = WorkspaceOpt,
         overrides: Optional[List[str]] = SetOpt,
-        verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging."),
+        verbose: bool = VerboseOpt,
     ) -> None:
         """Chunk, embed and index documents into the workspace (re-ingesting unchanged files is a no-op)."""
         from rich.console import Console
