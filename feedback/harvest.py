@@ -12,13 +12,13 @@ import json
 import logging
 import time
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 from rag_agent.errors import LLMError
 from rag_agent.protocols import Label
 
 from feedback.evidence import answer_variants, contains_answer
-from feedback.judge import JudgeCache, final_grade
+from feedback.judge import JudgeCache, final_grade, relative_grades
 from feedback.negatives import Negative, NegativeMiner
 from feedback.pairs import Pair, resolve
 from feedback.rewards import Reward, ranking_rewards, task_reward
@@ -130,6 +130,7 @@ class Harvester:
     def _labels(self, trace: TaskTrace, texts: dict) -> tuple[list[LabelRow], list[tuple[str, Label]]]:
         chunk_ids = self._to_judge(trace, texts)
         judged, new_cache = self._judge(trace.question, chunk_ids, texts) if self.judge is not None else ({}, [])
+        judged = self._regrade(judged)
         variants = answer_variants(trace.predicted or trace.final_answer, trace.answer_type) if trace.succeeded else None
         rows = []
         for chunk_id in chunk_ids:
@@ -145,6 +146,14 @@ class Harvester:
             signal = "llm_judge" if label is not None else "answer_containment"
             rows.append(LabelRow(chunk_id, content_hash, grade, judge_grade, label.score if label else None, answer_hit, cited, reason, signal))
         return rows, new_cache
+
+    def _regrade(self, judged: dict[str, Label]) -> dict[str, Label]:
+        """Pointwise labels graded relative to the question's other judged chunks (config)."""
+        scored = {c: label.score for c, label in judged.items() if label.score is not None and "p_yes" in label.extra}
+        if self.cfg.pointwise_grading != "relative" or self.cfg.judge_mode != "pointwise" or not scored:
+            return judged
+        grades = relative_grades(scored, self.cfg.relative_margin)
+        return {c: replace(label, grade=grades[c], reason=f"{label.reason} (relative)") if c in grades else label for c, label in judged.items()}
 
     def _judge(self, query: str, chunk_ids: list[str], texts: dict) -> tuple[dict[str, Label], list[tuple[str, Label]]]:
         cached = self.cache.lookup(query, [texts[c][1] for c in chunk_ids])

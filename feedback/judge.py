@@ -225,6 +225,22 @@ def _entries_by_id(parsed, n: int) -> dict[int, dict]:
     return by_id
 
 
+def relative_grades(scores: dict[str, float], margin: float) -> dict[str, int]:
+    """Grades from where each chunk's P(yes) stands among the chunks judged for one question.
+
+    A small LLM's P(yes) is poorly calibrated in absolute terms, but its order within one question
+    can still separate relevant from irrelevant (measure it with `feedback calibrate`): grade 2 at
+    least `margin` above the question's median, 1 above the median, 0 otherwise. One chunk alone
+    has no reference point and gets 0.
+    """
+    if len(scores) < 2:
+        return {chunk_id: 0 for chunk_id in scores}
+    values = sorted(scores.values())
+    mid = len(values) // 2
+    median = values[mid] if len(values) % 2 else (values[mid - 1] + values[mid]) / 2
+    return {c: 2 if s - median >= margin else 1 if s > median else 0 for c, s in scores.items()}
+
+
 def final_grade(judge_grade: int | None, answer_hit: bool | None, cited: bool) -> int | None:
     """The documented mapping of judge grade + task evidence to the stored 0..3 grade.
 

@@ -150,8 +150,13 @@ class FeedbackConfig:
     judge_depth: int = 5  # judge the top N of each served ranking (the chunks the agent was shown)
     quote_min_match: float = 0.85  # share of a quote that must occur in the chunk to count as verified
     quote_min_chars: int = 12  # shorter quotes ("the Company") verify anywhere, so they do not count
-    pointwise_relevant: float = 0.7  # P(yes) at or above: grade 2
-    pointwise_related: float = 0.4  # P(yes) at or above: grade 1
+    pointwise_relevant: float = 0.7  # absolute grading: P(yes) at or above: grade 2
+    pointwise_related: float = 0.4  # absolute grading: P(yes) at or above: grade 1
+    # "relative": grade P(yes) by where it stands among the chunks judged for the same question
+    # (the 1.5B's P(yes) spanned only 0.12-0.36 on 36 train chunks, so absolute thresholds
+    # labelled nothing); "absolute": the thresholds above.
+    pointwise_grading: Literal["relative", "absolute"] = "relative"
+    relative_margin: float = 0.1  # P(yes) this far above the question's median: grade 2
     max_pairs_per_rule: int = 25  # per task and rule, so one long ranking cannot dominate the set
     # Task reward = success - min(cap, rewrites*a + fallbacks*b + tokens/1000*c): success always
     # outranks failure, and among equals the cheaper trajectory wins.

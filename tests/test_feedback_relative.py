@@ -1,0 +1,41 @@
+"""Relative pointwise grading: a poorly calibrated P(yes) still labels by its order per question."""
+
+from __future__ import annotations
+
+from feedback.harvest import Harvester
+from feedback.judge import JudgeSettings, LLMJudge, relative_grades
+from tests.test_feedback_harvest import NoMining, build
+
+
+def test_relative_grades_by_distance_from_the_median():
+    grades = relative_grades({"a": 0.36, "b": 0.20, "c": 0.18, "d": 0.15, "e": 0.12}, margin=0.1)
+    assert grades == {"a": 2, "b": 1, "c": 0, "d": 0, "e": 0}
+    assert relative_grades({"a": 0.3, "b": 0.3}, margin=0.1) == {"a": 0, "b": 0}  # no spread, no signal
+    assert relative_grades({"a": 0.9}, margin=0.1) == {"a": 0}  # nothing to compare with
+
+
+class LowConfidenceLLM:
+    """P(yes) never reaches the absolute thresholds, but is higher on the governing-law clause."""
+
+    name = "scripted:low-confidence"
+
+    def choice_probabilities(self, messages, choices):
+        return {"yes": 0.35 if "governed" in messages[-1]["content"] else 0.15, "no": 0.6}
+
+
+def _labels(tmp_path, grading: str) -> dict[str, int]:
+    ws = build(tmp_path / grading)
+    ws.config.feedback.judge_mode = "pointwise"
+    ws.config.feedback.pointwise_grading = grading
+    with ws.db() as con:
+        Harvester(ws, con, LLMJudge(LowConfidenceLLM(), JudgeSettings(mode="pointwise")), NoMining(ws)).run()
+        rows = con.execute("SELECT c.text, l.judge_grade FROM judge_labels l JOIN chunks c USING (chunk_id) WHERE l.task_id = 't0'").fetchall()
+    return {text: grade for text, grade in rows}
+
+
+def test_relative_grading_finds_what_absolute_thresholds_miss(tmp_path):
+    absolute, relative = _labels(tmp_path, "absolute"), _labels(tmp_path, "relative")
+    assert set(absolute.values()) == {0}
+    governed = [g for text, g in relative.items() if "governed" in text]
+    others = [g for text, g in relative.items() if "governed" not in text]
+    assert governed and min(governed) == 2 and max(others) == 0
