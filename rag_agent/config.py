@@ -266,8 +266,10 @@ class RagloopConfig:
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
-    def save(self, path: Path) -> None:
-        path.write_text(to_toml(self.to_dict()))
+    def save(self, path: Path, pin: bool = True) -> None:
+        """Write the config. `pin=False` writes every value commented out: the file documents the
+        defaults, and a workspace keeps following them across upgrades until a line is uncommented."""
+        path.write_text(to_toml(self.to_dict(), commented=not pin))
 
     # ---- overrides ----------------------------------------------------------------------------
     def set(self, dotted: str, value: Any) -> None:
@@ -329,16 +331,18 @@ def _coerce(key: str, value: Any, hint: Any) -> Any:
     return value
 
 
-def to_toml(data: dict[str, Any]) -> str:
+def to_toml(data: dict[str, Any], commented: bool = False) -> str:
     """Write a two-level dict as TOML (tomllib reads only; the format here is simple enough)."""
+    mark = "# " if commented else ""
     top, sections = [], []
     for key, value in data.items():
         if isinstance(value, dict):
-            lines = [f"[{key}]"] + [f"{k} = {_toml_value(v)}" for k, v in value.items()]
+            lines = [f"[{key}]"] + [f"{mark}{k} = {_toml_value(v)}" for k, v in value.items()]
             sections.append("\n".join(lines))
         else:
-            top.append(f"{key} = {_toml_value(value)}")
-    return "\n\n".join(["\n".join(top)] + sections) + "\n"
+            top.append(f"{mark}{key} = {_toml_value(value)}")
+    header = "# ragloop workspace config: uncomment a line to pin a value (commented lines follow the defaults).\n" if commented else ""
+    return header + "\n\n".join(["\n".join(top)] + sections) + "\n"
 
 
 def _toml_value(value: Any) -> str:

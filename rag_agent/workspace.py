@@ -59,7 +59,7 @@ class Workspace:
             config = RagloopConfig.load(config_path)
         else:
             config = RagloopConfig()
-            config.save(config_path)
+            config.save(config_path, pin=False)
         config.apply_overrides(overrides)
         ws = cls(root=root, config=config)
         for directory in (ws.models_dir, ws.indexes_dir, ws.cache_dir):
