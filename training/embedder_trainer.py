@@ -51,6 +51,7 @@ def train_embedder(
     seed_everything(cfg.seed)
     device = "cuda" if torch.cuda.is_available() else "cpu"
     model = SentenceTransformer(str(parent_path), device=device, local_files_only=True)
+    model.to(torch.float32)  # fp32 master weights: a half-precision checkpoint collapses under plain fp16 updates
     model.max_seq_length = cfg.max_seq_length
 
     n_negatives = min(cfg.max_negatives, max(len(e.negatives) for e in all_examples))

@@ -27,7 +27,8 @@ def interpolate_state_dicts(parent: dict, child: dict, alpha: float) -> dict:
         if child_tensor.is_floating_point():
             if parent_tensor.shape != child_tensor.shape:
                 raise ValueError(f"parameter {name} has shape {tuple(parent_tensor.shape)} vs {tuple(child_tensor.shape)}")
-            merged[name] = alpha * child_tensor + (1.0 - alpha) * parent_tensor.to(child_tensor.dtype)
+            # The parent is loaded on the CPU; the child may be training on a GPU.
+            merged[name] = alpha * child_tensor + (1.0 - alpha) * parent_tensor.to(device=child_tensor.device, dtype=child_tensor.dtype)
         else:
             merged[name] = child_tensor.clone()
     return merged
