@@ -132,6 +132,7 @@ class Harvester:
         judged, new_cache = self._judge(trace.question, chunk_ids, texts) if self.judge is not None else ({}, [])
         judged = self._regrade(judged)
         variants = answer_variants(trace.predicted or trace.final_answer, trace.answer_type) if trace.succeeded else None
+        supported = verified_yes_chunk(trace, judged)
         rows = []
         for chunk_id in chunk_ids:
             text, content_hash = texts[chunk_id]
@@ -144,6 +145,9 @@ class Harvester:
                 continue
             reason = label.reason if label is not None else ("answer found in chunk" if answer_hit else "answer not in chunk")
             signal = "llm_judge" if label is not None else "answer_containment"
+            if chunk_id == supported and grade < RELEVANT_GRADE:
+                grade, signal = RELEVANT_GRADE, "verified_yes"
+                reason = f"{reason}; the judge's best-scored citation of a verified Yes"
             rows.append(LabelRow(chunk_id, content_hash, grade, judge_grade, label.score if label else None, answer_hit, cited, reason, signal))
         return rows, new_cache
 
@@ -274,3 +278,15 @@ def _progress(items: list, enabled: bool):
 
 def report_json(report: HarvestReport) -> str:
     return json.dumps(asdict(report), indent=2)
+
+
+def verified_yes_chunk(trace: TaskTrace, judged: dict[str, Label]) -> str | None:
+    """The chunk behind a verified "Yes": a yes/no task the checker passed with a Yes answer must
+    have been shown the clause, and of the chunks the agent cited, the one the judge scores highest
+    is the best guess for it. (A verified "No" names no chunk; dates and texts use containment.)"""
+    answer = (trace.predicted or trace.final_answer or "").strip().lower()
+    if not (trace.succeeded and trace.answer_type == "yes_no" and answer.startswith("yes")):
+        return None
+    scored = [(label.score, chunk_id) for chunk_id, label in judged.items() if chunk_id in trace.cited and label.score is not None]
+    return max(scored)[1] if scored else None
+

@@ -58,7 +58,7 @@ MIGRATIONS = [
         answer_hit     BOOLEAN,            -- the verified answer occurs in the chunk (NULL: not applicable)
         cited          BOOLEAN,            -- cited in a successful task
         reason         TEXT,
-        signal         TEXT NOT NULL,      -- 'llm_judge' | 'answer_containment'
+        signal         TEXT NOT NULL,      -- 'llm_judge' | 'answer_containment' | 'verified_yes'
         judge_model    TEXT,
         prompt_version TEXT,
         PRIMARY KEY (run_id, task_id, chunk_id)

@@ -39,3 +39,32 @@ def test_relative_grading_finds_what_absolute_thresholds_miss(tmp_path):
     governed = [g for text, g in relative.items() if "governed" in text]
     others = [g for text, g in relative.items() if "governed" not in text]
     assert governed and min(governed) == 2 and max(others) == 0
+
+
+class FlatLLM:
+    """P(yes) barely higher on the governing-law clause: below the relative margin."""
+
+    name = "scripted:flat"
+
+    def choice_probabilities(self, messages, choices):
+        return {"yes": 0.2 if "governed" in messages[-1]["content"] else 0.15, "no": 0.6}
+
+
+def test_a_verified_yes_makes_its_best_scored_citation_a_positive(tmp_path):
+    from feedback.synthetic import TaskSpec, insert_document, insert_task
+    from rag_agent.workspace import Workspace
+    from tests.test_feedback_harvest import CLAUSES
+
+    ws = Workspace.open(tmp_path / "ws", overrides=["feedback.judge_mode=pointwise"])
+    con = ws.connect()
+    ids = insert_document(con, "c1", "".join(CLAUSES), size=120)
+    common = dict(rankings={(0, "rerank"): ids[:4]}, doc_id="c1", answer_type="yes_no", cited={ids[0]: 1, ids[1]: 2})
+    insert_task(con, TaskSpec("yes", "Does the contract name a governing law?", answer="Yes", success=True, **common))
+    insert_task(con, TaskSpec("no", "Does the contract name a governing law?", answer="No", success=True, **common))
+    con.close()
+    with ws.db() as con:
+        Harvester(ws, con, LLMJudge(FlatLLM(), JudgeSettings(mode="pointwise")), NoMining(ws)).run()
+        rows = con.execute("SELECT task_id, c.text, l.grade, l.signal FROM judge_labels l JOIN chunks c USING (chunk_id) WHERE l.signal = 'verified_yes'").fetchall()
+    assert len(rows) == 1  # only the verified Yes names a chunk, and only one
+    task_id, text, grade, _ = rows[0]
+    assert task_id == "yes" and grade == 2 and "governed" in text
