@@ -132,7 +132,7 @@ class Harvester:
         judged, new_cache = self._judge(trace.question, chunk_ids, texts) if self.judge is not None else ({}, [])
         judged = self._regrade(judged)
         variants = answer_variants(trace.predicted or trace.final_answer, trace.answer_type) if trace.succeeded else None
-        supported = verified_yes_chunk(trace, judged)
+        supported = verified_yes_chunk(trace, judged) if self.cfg.verified_yes_positive else None
         rows = []
         for chunk_id in chunk_ids:
             text, content_hash = texts[chunk_id]

@@ -157,6 +157,9 @@ class FeedbackConfig:
     # labelled nothing); "absolute": the thresholds above.
     pointwise_grading: Literal["relative", "absolute"] = "relative"
     relative_margin: float = 0.1  # P(yes) this far above the question's median: grade 2
+    # Raise the judge's best-scored citation of a verified "Yes" to grade 2. Off by default: on 50
+    # dev tasks it doubled recall (0.14 -> 0.29) but only 2 of its 7 picks were gold-relevant.
+    verified_yes_positive: bool = False
     max_pairs_per_rule: int = 25  # per task and rule, so one long ranking cannot dominate the set
     # Task reward = success - min(cap, rewrites*a + fallbacks*b + tokens/1000*c): success always
     # outranks failure, and among equals the cheaper trajectory wins.

@@ -55,7 +55,7 @@ def test_a_verified_yes_makes_its_best_scored_citation_a_positive(tmp_path):
     from rag_agent.workspace import Workspace
     from tests.test_feedback_harvest import CLAUSES
 
-    ws = Workspace.open(tmp_path / "ws", overrides=["feedback.judge_mode=pointwise"])
+    ws = Workspace.open(tmp_path / "ws", overrides=["feedback.judge_mode=pointwise", "feedback.verified_yes_positive=true"])
     con = ws.connect()
     ids = insert_document(con, "c1", "".join(CLAUSES), size=120)
     common = dict(rankings={(0, "rerank"): ids[:4]}, doc_id="c1", answer_type="yes_no", cited={ids[0]: 1, ids[1]: 2})
