@@ -8,11 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import subprocess
 import sys
-import time
-import urllib.request
 import zlib
 from pathlib import Path
 
@@ -22,17 +18,12 @@ import pytest
 from rag_agent.errors import IndexError_
 from rag_agent.retrieval.factory import index_dir, load_index, open_index, save_index
 from rag_agent.workspace import Workspace
+from tests.servers import free_port, serve
 
 DIM = 32
 VERSION = "test-embedder@000000000001"
 BACKENDS = ["faiss-flat", "faiss-hnsw", "chroma-persistent", "chroma-http"]
 EXACT = {"faiss-flat"}  # the others are HNSW graphs: checked by recall, scoped search is exact for all
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="session")
@@ -41,34 +32,12 @@ def chroma_server(tmp_path_factory):
     cli = shutil.which("chroma") or str(Path(sys.executable).with_name("chroma"))
     if not Path(cli).exists():
         pytest.skip("the `chroma` CLI is not installed")
-    port = _free_port()
+    port = free_port()
     data = tmp_path_factory.mktemp("chroma-server")
-    log = open(data / "server.log", "wb")
-    proc = subprocess.Popen(
-        [cli, "run", "--path", str(data / "db"), "--host", "127.0.0.1", "--port", str(port)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env={**os.environ, "ANONYMIZED_TELEMETRY": "False"},
-    )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    try:
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/api/v2/heartbeat", timeout=2).read()
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    pytest.skip(f"`chroma run` did not start (exit {proc.poll()}); see {data / 'server.log'}")
-                time.sleep(0.3)
+    command = [cli, "run", "--path", str(data / "db"), "--host", "127.0.0.1", "--port", str(port)]
+    with serve(command, f"{url}/api/v2/heartbeat", data / "server.log", 60, {**os.environ, "ANONYMIZED_TELEMETRY": "False"}, pytest.skip):
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
 
 
 def _workspace(root: Path, backend: str, request) -> Workspace:

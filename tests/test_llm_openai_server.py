@@ -6,15 +6,12 @@ from __future__ import annotations
 
 import math
 import os
-import socket
-import subprocess
 import sys
-import time
-import urllib.request
 
 import pytest
 
 from rag_agent.config import LLMConfig
+from tests.servers import free_port, serve
 
 pytest.importorskip("llama_cpp")
 pytest.importorskip("uvicorn")  # the server extra
@@ -30,48 +27,19 @@ READY_WAIT_S = 90  # model load on a busy 2-core machine; the fixture fails (nev
 N_CTX = 1024  # the server keeps logits for every position (for logprobs): keep the context small
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     from rag_agent.models import gguf_path
 
-    port = _free_port()
+    port = free_port()
     log_path = tmp_path_factory.mktemp("server") / "server.log"
     command = [
         sys.executable, "-m", "llama_cpp.server", "--model", str(gguf_path("smollm2-135m")),
         "--host", "127.0.0.1", "--port", str(port), "--n_ctx", str(N_CTX), "--n_threads", "1", "--model_alias", "smol",
     ]
-    env = dict(os.environ, OMP_WAIT_POLICY="PASSIVE")
-    with open(log_path, "w") as log:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
     base_url = f"http://127.0.0.1:{port}/v1"
-    try:
-        deadline = time.monotonic() + READY_WAIT_S
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"llama_cpp.server exited with {process.returncode}: {log_path.read_text()[-1500:]}")
-            try:
-                with urllib.request.urlopen(f"{base_url}/models", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"llama_cpp.server not ready after {READY_WAIT_S}s: {log_path.read_text()[-1500:]}")
-            time.sleep(0.5)
+    with serve(command, f"{base_url}/models", log_path, READY_WAIT_S, dict(os.environ, OMP_WAIT_POLICY="PASSIVE"), pytest.fail):
         yield base_url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 @pytest.fixture(scope="module")
