@@ -9,6 +9,7 @@ consistent; the report is written.
 from __future__ import annotations
 
 import json
+import zlib
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,15 @@ import pytest
 from tests.agent_fakes import ScriptedLLM
 
 CONTRACT_CHARS = 2500  # the head of each contract keeps embedding cheap
+
+
+class JudgingLLM(ScriptedLLM):
+    """Also a pointwise judge: a deterministic, spread-out P(yes) per passage, so the harvest yields
+    positives and negatives and both trainers and the gate run (control flow, not judgement)."""
+
+    def choice_probabilities(self, messages, choices):
+        p = (zlib.crc32(messages[-1]["content"].encode()) % 1000) / 1000
+        return {"yes": p, "no": 1 - p}
 
 
 def _mini_data(shared: Path, root: Path) -> Path:
@@ -58,7 +68,8 @@ def loop_ws(tmp_path, shared_data):
     data = _mini_data(shared_data, tmp_path / "data")
     overrides = [
         f"data_dir={data}",
-        "feedback.judge=none",
+        "feedback.judge=llm",
+        "feedback.judge_mode=pointwise",
         "training.tasks_per_cycle=4",
         "training.contracts_per_cycle=2",
         "training.probe_contracts=1",
@@ -87,7 +98,7 @@ def test_loop_runs_resumes_and_keeps_registry_consistent(loop_ws, monkeypatch):
     from training.loop import STEPS, TrainingLoop
     from training.report import write_report
 
-    llm = ScriptedLLM(answer={"answer": "Yes", "citations": [1]})
+    llm = JudgingLLM(answer={"answer": "Yes", "citations": [1]})
     loop = TrainingLoop(loop_ws, llm=llm, progress=False)
     loop.run(1)
 
@@ -112,6 +123,8 @@ def test_loop_runs_resumes_and_keeps_registry_consistent(loop_ws, monkeypatch):
     assert overlap == [(0,)]
 
     assert registry.check_invariants(loop_ws) == []
+    trained = dict(_count(loop_ws, "SELECT kind, count(*) FROM model_versions WHERE parent_id IS NOT NULL GROUP BY 1"))
+    assert trained.get("embedder", 0) >= 1 and trained.get("reranker", 0) >= 1  # both trainers and the gate ran
     statuses = dict(_count(loop_ws, "SELECT version_id, status FROM model_versions"))
     assert all(s in ("champion", "rejected", "retired") for s in statuses.values())  # every candidate decided
     for row in rows:
