@@ -124,7 +124,8 @@ def cycle_row(cycle: int, done: dict[str, dict]) -> CycleRow:
         dev_embedder=evaluation.get("candidate", {}).get(dev),
         dev_reranked=evaluation.get("reranked", {}).get(dev),
         dev_champion=evaluation.get("champion", {}).get(dev),
-        law={k: v for k, v in evaluation.get("candidate", {}).items() if k != dev},
+        # Guard suites of the proposed pipeline: candidate embedder, else candidate reranker, else champion.
+        law={k: v for k, v in (evaluation.get("candidate") or evaluation.get("reranked") or evaluation.get("champion", {})).items() if k != dev},
         decision=decision.get("summary", ""),
         reason=decision.get("reason", ""),
         seconds={name: done[name].get("seconds", 0.0) for name in STEPS if name in done},
