@@ -66,6 +66,7 @@ def _figure():
 def _save(plt, fig, ax, out: Path, title: str, ylabel: str) -> Path:
     ax.set_title(title)
     ax.set_xlabel("cycle")
+    ax.xaxis.get_major_locator().set_params(integer=True)
     ax.set_ylabel(ylabel)
     if ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=8)
@@ -89,12 +90,7 @@ def _plot_ndcg(rows: list[CycleRow], out_dir: Path) -> Path:
 
 
 def _plot_success(rows: list[CycleRow], out_dir: Path) -> Path:
-    plt, fig, ax = _figure()
-    points = [(r.cycle, r.success) for r in rows if r.success is not None]
-    if points:
-        ax.plot(*zip(*points), marker="o", label="agent task success")
-    ax.set_ylim(0, 1)
-    return _save(plt, fig, ax, out_dir / "task_success.png", "Agent task success per cycle", "success rate")
+    return _plot_share(rows, "success", "agent task success", out_dir / "task_success.png", "Agent task success per cycle", "success rate")
 
 
 def _plot_pairs(rows: list[CycleRow], out_dir: Path) -> Path:
@@ -109,9 +105,14 @@ def _plot_pairs(rows: list[CycleRow], out_dir: Path) -> Path:
 
 
 def _plot_agreement(rows: list[CycleRow], out_dir: Path) -> Path:
+    return _plot_share(rows, "judge_agreement", "cited chunks judged relevant", out_dir / "judge_agreement.png", "Judge agreement with citations", "share")
+
+
+def _plot_share(rows: list[CycleRow], attr: str, label: str, out: Path, title: str, ylabel: str) -> Path:
+    """One 0..1 series per cycle (cycles without a value are left out)."""
     plt, fig, ax = _figure()
-    points = [(r.cycle, r.judge_agreement) for r in rows if r.judge_agreement is not None]
+    points = [(r.cycle, getattr(r, attr)) for r in rows if getattr(r, attr) is not None]
     if points:
-        ax.plot(*zip(*points), marker="o", label="cited chunks judged relevant")
+        ax.plot(*zip(*points), marker="o", label=label)
     ax.set_ylim(0, 1)
-    return _save(plt, fig, ax, out_dir / "judge_agreement.png", "Judge agreement with citations", "share")
+    return _save(plt, fig, ax, out, title, ylabel)
