@@ -25,11 +25,20 @@ def suites(ws) -> tuple[Path, list[Path]]:
     return root / t.dev_suite, [root / s.strip() for s in t.guard_suites.split(",") if s.strip()]
 
 
-def _eval(ws, path: Path, split: str | None, embedder: str, reranker: str | None, rerank_k: int | None = None):
+def _eval(ws, path: Path, split: str | None, embedder, reranker, rerank_k: int | None = None):
     cfg = copy.deepcopy(ws.config)
     if rerank_k is not None:
         cfg.eval.rerank_k = rerank_k
-    return evaluate_suite(path, split, embedder, None if reranker in (None, "none") else reranker, ws=ws, cfg=cfg)
+    return evaluate_suite(path, split, embedder, reranker, ws=ws, cfg=cfg)
+
+
+def _load(ws, embedder: str, reranker: str | None):
+    """Load the models once for all suites of a pipeline (a spec string would be reloaded per suite)."""
+    from evals.runner import load_reranker_spec
+    from rag_agent.retrieval.embedder import SentenceTransformerEmbedder
+
+    models = ws.config.models
+    return SentenceTransformerEmbedder.from_spec(embedder, batch_size=models.batch_size, device=models.device), load_reranker_spec(reranker or "none")
 
 
 def _significant_rise(candidate, baseline, cfg) -> tuple[bool, str]:
@@ -57,7 +66,8 @@ def evaluate_cycle(ws, train: dict) -> dict:
     rr_candidate = train["reranker"].get("version_id")
     split = t.dev_split
 
-    def run_all(embedder: str, reranker: str | None, rerank_k: int | None = None):
+    def run_all(embedder_spec: str, reranker_spec: str | None, rerank_k: int | None = None):
+        embedder, reranker = _load(ws, embedder_spec, reranker_spec)
         dev = _eval(ws, dev_path, split, embedder, reranker, rerank_k)
         return dev, [_eval(ws, p, None, embedder, reranker, rerank_k) for p in guard_paths]
 
