@@ -18,7 +18,7 @@ from rag_agent.errors import LLMError
 from rag_agent.protocols import Label
 
 from feedback.evidence import answer_variants, contains_answer
-from feedback.judge import JudgeCache, final_grade, relative_grades
+from feedback.judge import JudgeCache, consensus_grades, final_grade, relative_grades
 from feedback.negatives import Negative, NegativeMiner
 from feedback.pairs import Pair, resolve
 from feedback.rewards import Reward, ranking_rewards, task_reward
@@ -130,7 +130,7 @@ class Harvester:
     def _labels(self, trace: TaskTrace, texts: dict) -> tuple[list[LabelRow], list[tuple[str, Label]]]:
         chunk_ids = self._to_judge(trace, texts)
         judged, new_cache = self._judge(trace.question, chunk_ids, texts) if self.judge is not None else ({}, [])
-        judged = self._regrade(judged)
+        judged = self._regrade(judged, trace)
         variants = answer_variants(trace.predicted or trace.final_answer, trace.answer_type) if trace.succeeded else None
         supported = verified_yes_chunk(trace, judged) if self.cfg.verified_yes_positive else None
         rows = []
@@ -151,12 +151,15 @@ class Harvester:
             rows.append(LabelRow(chunk_id, content_hash, grade, judge_grade, label.score if label else None, answer_hit, cited, reason, signal))
         return rows, new_cache
 
-    def _regrade(self, judged: dict[str, Label]) -> dict[str, Label]:
+    def _regrade(self, judged: dict[str, Label], trace: TaskTrace) -> dict[str, Label]:
         """Pointwise labels graded relative to the question's other judged chunks (config)."""
         scored = {c: label.score for c, label in judged.items() if label.score is not None and "p_yes" in label.extra}
-        if self.cfg.pointwise_grading != "relative" or self.cfg.judge_mode != "pointwise" or not scored:
+        if self.cfg.pointwise_grading == "absolute" or self.cfg.judge_mode != "pointwise" or not scored:
             return judged
-        grades = relative_grades(scored, self.cfg.relative_margin)
+        if self.cfg.pointwise_grading == "consensus":
+            grades = consensus_grades(scored, served_ranks(trace), self.cfg.consensus_margin, self.cfg.consensus_max_rank)
+        else:
+            grades = relative_grades(scored, self.cfg.relative_margin)
         return {c: replace(label, grade=grades[c], reason=f"{label.reason} (relative)") if c in grades else label for c, label in judged.items()}
 
     def _judge(self, query: str, chunk_ids: list[str], texts: dict) -> tuple[dict[str, Label], list[tuple[str, Label]]]:
@@ -278,6 +281,15 @@ def _progress(items: list, enabled: bool):
 
 def report_json(report: HarvestReport) -> str:
     return json.dumps(asdict(report), indent=2)
+
+
+def served_ranks(trace: TaskTrace) -> dict[str, int]:
+    """Best position each chunk held in any ranking the agent was served."""
+    ranks: dict[str, int] = {}
+    for attempt, stage in trace.served_rankings():
+        for row in trace.ranking(attempt, stage):
+            ranks[row.chunk_id] = min(row.rank, ranks.get(row.chunk_id, row.rank))
+    return ranks
 
 
 def verified_yes_chunk(trace: TaskTrace, judged: dict[str, Label]) -> str | None:

@@ -55,7 +55,7 @@ def test_a_verified_yes_makes_its_best_scored_citation_a_positive(tmp_path):
     from rag_agent.workspace import Workspace
     from tests.test_feedback_harvest import CLAUSES
 
-    ws = Workspace.open(tmp_path / "ws", overrides=["feedback.judge_mode=pointwise", "feedback.verified_yes_positive=true"])
+    ws = Workspace.open(tmp_path / "ws", overrides=["feedback.judge_mode=pointwise", "feedback.pointwise_grading=relative", "feedback.verified_yes_positive=true"])
     con = ws.connect()
     ids = insert_document(con, "c1", "".join(CLAUSES), size=120)
     common = dict(rankings={(0, "rerank"): ids[:4]}, doc_id="c1", answer_type="yes_no", cited={ids[0]: 1, ids[1]: 2})
@@ -68,3 +68,36 @@ def test_a_verified_yes_makes_its_best_scored_citation_a_positive(tmp_path):
     assert len(rows) == 1  # only the verified Yes names a chunk, and only one
     task_id, text, grade, _ = rows[0]
     assert task_id == "yes" and grade == 2 and "governed" in text
+
+
+def test_consensus_grades_need_the_judge_and_the_retriever_to_agree():
+    from feedback.judge import consensus_grades
+
+    scores = {"a": 0.40, "b": 0.30, "c": 0.20, "d": 0.15, "e": 0.10}
+    # The judge's best chunk, served first: the only 2; above the median: 1.
+    assert consensus_grades(scores, {"a": 1, "b": 2, "c": 3, "d": 4, "e": 5}, margin=0.03, max_rank=2) == {
+        "a": 2, "b": 1, "c": 0, "d": 0, "e": 0}
+    # The judge overrules the retriever (its pick was served 4th): no positive at all.
+    assert consensus_grades(scores, {"a": 4, "b": 1, "c": 2, "d": 3, "e": 5}, margin=0.03, max_rank=2) == {
+        "a": 1, "b": 1, "c": 0, "d": 0, "e": 0}
+    # Too close to the median: no positive.
+    assert consensus_grades(scores, {"a": 1}, margin=0.25, max_rank=2)["a"] == 1
+    assert consensus_grades({"a": 0.9}, {"a": 1}, margin=0.03, max_rank=2) == {"a": 0}
+
+
+def test_consensus_harvest_gives_at_most_one_positive_per_task_served_near_the_top(tmp_path):
+    ws = build(tmp_path / "consensus")
+    ws.config.feedback.judge_mode = "pointwise"
+    ws.config.feedback.pointwise_grading = "consensus"
+    ws.config.feedback.consensus_max_rank = 2
+    with ws.db() as con:
+        Harvester(ws, con, LLMJudge(LowConfidenceLLM(), JudgeSettings(mode="pointwise")), NoMining(ws)).run()
+        per_task = con.execute(
+            "SELECT task_id, count(*) FILTER (WHERE judge_grade = 2), count(*) FROM judge_labels GROUP BY 1").fetchall()
+        positives = con.execute(
+            """SELECT l.task_id, min(r.rank) FROM judge_labels l JOIN retrievals r
+               ON r.run_id = l.run_id AND r.task_id = l.task_id AND r.chunk_id = l.chunk_id
+               WHERE l.judge_grade = 2 GROUP BY 1""").fetchall()
+    assert per_task and all(n2 <= 1 for _, n2, _ in per_task)
+    assert positives, "the governing-law clause, best scored and served on top, must become a positive"
+    assert all(rank <= 2 for _, rank in positives)
