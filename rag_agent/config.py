@@ -201,6 +201,10 @@ class TrainingConfig:
     embedder_max_negatives: int = 4
     # 0 = run the epochs; > 0 caps optimizer steps (the "few steps" forgetting control).
     embedder_max_steps: int = 0
+    # Feedback arrives a few examples at a time (~0.5 positives per agent task): one epoch of 7
+    # examples is one optimizer step, spent entirely in LR warm-up (measured: loss 3.80 -> 3.80).
+    # Epochs repeat until at least this many steps (ignored when embedder_max_steps > 0).
+    embedder_min_steps: int = 20
     embedder_warmup_ratio: float = 0.1
     # > 0: CachedMultipleNegativesRankingLoss with this mini-batch (big batches in little memory;
     # it ignores example weights, so the weighted in-house loss stays the default).
@@ -214,6 +218,7 @@ class TrainingConfig:
     reranker_max_length: int = 256  # query + chunk word pieces; a chunk is ~220 of them
     reranker_batch_size: int = 16
     reranker_max_steps: int = 0  # 0 = run the epochs
+    reranker_min_steps: int = 20  # epochs repeat until at least this many steps (small feedback sets)
     max_grad_norm: float = 1.0  # clipping keeps a fresh 1-logit head from blowing up early steps
     ppo_top_k: int = 10  # rankings are sampled and rewarded at the agent's NDCG@10 cut-off
     ppo_epochs: int = 2  # gradient steps per batch of sampled rankings (the ratio is clipped)

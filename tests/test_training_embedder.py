@@ -100,3 +100,19 @@ def test_dataset_has_fixed_negative_columns_and_weights():
     assert padded_negatives(examples[2], examples, 2, 2, random.Random(0)) == ["n3a", "n3b"]
     with pytest.raises(Exception):
         EmbedderTrainConfig(merge_alpha=1.5).validate()
+
+
+def test_small_feedback_sets_still_get_min_steps():
+    # 7 examples in batches of 16 would be one step, spent in LR warm-up: nothing learned.
+    assert EmbedderTrainConfig(batch_size=16, min_steps=20).n_steps(7) == 20
+    assert EmbedderTrainConfig(batch_size=16, min_steps=20).n_steps(1000) == 63  # one epoch is more
+    assert EmbedderTrainConfig(batch_size=16, min_steps=20, max_steps=3).n_steps(7) == 3  # an explicit cap wins
+
+
+def test_reranker_min_steps():
+    from training.bce_config import BCEConfig
+    from training.ppo_config import PPOConfig
+
+    assert BCEConfig(batch_size=16, min_steps=20).n_steps(7) == 20
+    assert BCEConfig(batch_size=16, min_steps=20, max_steps=2).n_steps(7) == 2
+    assert PPOConfig(queries_per_step=4, min_steps=10).n_steps(8) == 10

@@ -14,6 +14,7 @@ class EmbedderTrainConfig:
     epochs: int = 1
     batch_size: int = 16
     max_steps: int = 0  # 0 = run the epochs
+    min_steps: int = 0  # epochs repeat until at least this many optimizer steps
     warmup_ratio: float = 0.1
     temperature: float = 0.05  # InfoNCE temperature = 1 / MNRL scale
     max_seq_length: int = 256
@@ -31,6 +32,7 @@ class EmbedderTrainConfig:
             epochs=cfg.embedder_epochs,
             batch_size=cfg.embedder_batch_size,
             max_steps=cfg.embedder_max_steps,
+            min_steps=cfg.embedder_min_steps,
             warmup_ratio=cfg.embedder_warmup_ratio,
             temperature=cfg.temperature,
             max_seq_length=cfg.embedder_max_seq_length,
@@ -55,6 +57,12 @@ class EmbedderTrainConfig:
             raise ConfigError(
                 f"training.embedder_batch_size={self.batch_size}", "at least 2 (in-batch negatives)", "set e.g. 16"
             )
+
+    def n_steps(self, n_examples: int) -> int:
+        """Optimizer steps for `n_examples`: max_steps if set, else the epochs, at least min_steps."""
+        if self.max_steps > 0:
+            return self.max_steps
+        return max(self.min_steps, max(1, -(-n_examples // self.batch_size)) * self.epochs)
 
     def to_dict(self) -> dict:
         return asdict(self)

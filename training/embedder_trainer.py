@@ -159,7 +159,7 @@ def _fit(model, dataset, cfg: EmbedderTrainConfig) -> list[float]:
         args = SentenceTransformerTrainingArguments(
             output_dir=scratch,
             num_train_epochs=cfg.epochs,
-            max_steps=cfg.max_steps if cfg.max_steps > 0 else -1,
+            max_steps=cfg.n_steps(len(dataset)),
             per_device_train_batch_size=cfg.batch_size,
             learning_rate=cfg.lr,
             warmup_steps=cfg.warmup_ratio,  # transformers 5: a float below 1 is a ratio of the steps

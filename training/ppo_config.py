@@ -42,4 +42,4 @@ class PPOConfig(RerankerTrainConfig):
 
     def n_steps(self, n_items: int) -> int:
         per_epoch = max(1, -(-n_items // self.queries_per_step))
-        return self.max_steps if self.max_steps > 0 else per_epoch * self.epochs
+        return self.max_steps if self.max_steps > 0 else max(self.min_steps, per_epoch * self.epochs)

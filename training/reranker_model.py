@@ -29,6 +29,7 @@ class RerankerTrainConfig:
     epochs: int = 1
     batch_size: int = 16
     max_steps: int = 0  # 0 = run the epochs
+    min_steps: int = 0  # epochs repeat until at least this many steps
     max_length: int = 256
     max_grad_norm: float = 1.0
     seed: int = 0
@@ -40,6 +41,7 @@ class RerankerTrainConfig:
             "epochs": cfg.reranker_epochs,
             "batch_size": cfg.reranker_batch_size,
             "max_steps": cfg.reranker_max_steps,
+            "min_steps": cfg.reranker_min_steps,
             "max_length": cfg.reranker_max_length,
             "max_grad_norm": cfg.max_grad_norm,
             "seed": cfg.seed,
@@ -67,7 +69,7 @@ class RerankerTrainConfig:
 
     def n_steps(self, n_items: int) -> int:
         per_epoch = max(1, -(-n_items // self.batch_size))
-        return self.max_steps if self.max_steps > 0 else per_epoch * self.epochs
+        return self.max_steps if self.max_steps > 0 else max(self.min_steps, per_epoch * self.epochs)
 
 
 def init_reranker(parent_path: Path | str | None, max_length: int):
