@@ -135,3 +135,5 @@ def test_loop_runs_resumes_and_keeps_registry_consistent(loop_ws, monkeypatch):
 
     report = write_report(loop.rows(), loop_ws.root / "report")
     assert report.exists() and (loop_ws.root / "report" / "ndcg_per_suite.png").stat().st_size > 1000
+    assert any(row.losses for row in loop.rows())  # the loss curves behind the decisions
+    assert (loop_ws.root / "report" / "training_loss.png").stat().st_size > 1000

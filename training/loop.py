@@ -48,6 +48,7 @@ class CycleRow:
     decision: str = ""
     reason: str = ""
     seconds: dict = field(default_factory=dict)
+    losses: dict = field(default_factory=dict)  # "embedder" / "reranker" -> training loss per optimizer step
 
 
 class TrainingLoop:
@@ -129,6 +130,8 @@ def cycle_row(cycle: int, done: dict[str, dict]) -> CycleRow:
         decision=decision.get("summary", ""),
         reason=decision.get("reason", ""),
         seconds={name: done[name].get("seconds", 0.0) for name in STEPS if name in done},
+        losses={kind: c["metrics"]["losses"] for kind, c in done.get("train", {}).items()
+                if isinstance(c, dict) and c.get("metrics", {}).get("losses")},
     )
 
 

@@ -2,7 +2,8 @@
 
 Plots: NDCG@10 per suite per cycle (champion before the cycle, candidate embedder alone, and with
 the candidate reranker), task success, preference pairs per signal, judge agreement with
-citations. The table repeats every decision with its reason.
+citations, and each candidate's training loss per step (where feedback is too thin to learn
+from, this is where it shows). The table repeats every decision with its reason.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from training.loop import CycleRow
 
 def write_report(rows: list[CycleRow], out_dir: Path) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
-    images = [_plot_ndcg(rows, out_dir), _plot_success(rows, out_dir), _plot_pairs(rows, out_dir), _plot_agreement(rows, out_dir)]
+    images = [_plot_ndcg(rows, out_dir), _plot_success(rows, out_dir), _plot_pairs(rows, out_dir), _plot_agreement(rows, out_dir), _plot_losses(rows, out_dir)]
     body = [
         "<h1>ragloop training loop</h1>",
         _table(rows),
@@ -63,9 +64,9 @@ def _figure():
     return plt, fig, ax
 
 
-def _save(plt, fig, ax, out: Path, title: str, ylabel: str) -> Path:
+def _save(plt, fig, ax, out: Path, title: str, ylabel: str, xlabel: str = "cycle") -> Path:
     ax.set_title(title)
-    ax.set_xlabel("cycle")
+    ax.set_xlabel(xlabel)
     ax.xaxis.get_major_locator().set_params(integer=True)
     ax.set_ylabel(ylabel)
     if ax.get_legend_handles_labels()[0]:
@@ -106,6 +107,14 @@ def _plot_pairs(rows: list[CycleRow], out_dir: Path) -> Path:
 
 def _plot_agreement(rows: list[CycleRow], out_dir: Path) -> Path:
     return _plot_share(rows, "judge_agreement", "cited chunks judged relevant", out_dir / "judge_agreement.png", "Judge agreement with citations", "share")
+
+
+def _plot_losses(rows: list[CycleRow], out_dir: Path) -> Path:
+    plt, fig, ax = _figure()
+    for row in rows:
+        for kind, losses in sorted(row.losses.items()):
+            ax.plot(range(1, len(losses) + 1), losses, marker="." if len(losses) < 40 else None, label=f"cycle {row.cycle} {kind}")
+    return _save(plt, fig, ax, out_dir / "training_loss.png", "Training loss per optimizer step", "loss", xlabel="step")
 
 
 def _plot_share(rows: list[CycleRow], attr: str, label: str, out: Path, title: str, ylabel: str) -> Path:
