@@ -7,6 +7,7 @@ the MTEB law tasks. Prints one NDCG@10 table. This is the ceiling feedback-train
 compared with, and the measurement behind the default forgetting control.
 
     .venv/bin/python bench/supervised_reference.py [--data ../shared/data] [--max-tasks 400] [--alphas 1.0,0.5]
+        [--workspace W (reuse its embedding cache)] [--dev-only]
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ def main() -> None:
     parser.add_argument("--alphas", default="1.0,0.5", help="merge_alpha values to train (1.0 = no merging)")
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--out", default=None, help="where the trained models go (default: a temp dir)")
+    parser.add_argument("--workspace", default=None, help="reuse this workspace's embedding cache (base-model encodings)")
+    parser.add_argument("--dev-only", action="store_true", help="evaluate CUAD dev only (skip the MTEB law tasks)")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -43,7 +46,10 @@ def main() -> None:
     from training.embedder_trainer import train_embedder
     from training.supervised import build_supervised_reference
 
-    cfg = RagloopConfig()
+    from rag_agent.workspace import Workspace
+
+    ws = Workspace.open(args.workspace) if args.workspace else None
+    cfg = ws.config if ws else RagloopConfig()
     data = Path(args.data or cfg.data_dir)
     device = "cuda" if torch.cuda.is_available() else "cpu"
     base = SentenceTransformerEmbedder.from_spec(args.embedder, batch_size=128 if device == "cuda" else 32, device=device)
@@ -66,13 +72,14 @@ def main() -> None:
         models[name] = SentenceTransformerEmbedder(result.path, batch_size=base.batch_size, device=device)
 
     suites = [(data / "cuad", "dev"), (data / "mteb_law" / "aila_statutes", None), (data / "mteb_law" / "legalbench_corporate_lobbying", None)]
+    suites = suites[:1] if args.dev_only else suites
     table = Table(title="SUPERVISED REFERENCE (gold evidence of train tasks) — NDCG@10")
     table.add_column("model")
     scores: dict[str, list[float]] = {}
     for path, split in suites:
         table.add_column(path.name if split is None else f"{path.name} {split}", justify="right")
     for name, embedder in models.items():
-        scores[name] = [evaluate_suite(path, split, embedder, cfg=cfg).metrics["ndcg@10"] for path, split in suites]
+        scores[name] = [evaluate_suite(path, split, embedder, ws=ws, cfg=cfg).metrics["ndcg@10"] for path, split in suites]
     for name, values in scores.items():
         deltas = [v - b for v, b in zip(values, scores["base"])]
         table.add_row(name, *[f"{v:.4f}" + ("" if name == "base" else f" ({d:+.4f})") for v, d in zip(values, deltas)])
