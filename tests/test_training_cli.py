@@ -51,7 +51,7 @@ def test_candidates_reindex_promote_rollback(workspace):
     assert "no index" in rolled.output  # the base was never ingested here: told how to fix it
     assert registry.get_version(workspace, candidate.version_id).status == "rejected"
 
-    _run("reranker", "-w", root, "--algo", "bce", *TINY)
+    _run("reranker", "-w", root, "--objective", "bce", *TINY)
     reranker = next(v for v in registry.list_versions(workspace, "reranker") if v.status == "candidate")
     assert reranker.parent_id == "reranker-none" and reranker.config["algo"] == "bce"
     from sentence_transformers import CrossEncoder

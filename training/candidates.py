@@ -59,7 +59,7 @@ def train_reranker_candidate(
     if algo == "auto":
         algo = "bce" if parent_path is None else "dpo"
     if algo not in ALGOS:
-        raise ConfigError(f"--algo {algo}", "one of bce, dpo, ppo", "pick an objective")
+        raise ConfigError(f"--objective {algo}", "one of bce, dpo, ppo", "pick an objective: --objective bce|dpo|ppo")
     if parent_path is None and algo != "bce":
         log.warning("no reranker champion yet: %s starts from a fresh head; a `--algo bce` warm start usually comes first", algo)
     data, trainer, cfg = _reranker_job(ws, algo, source, run_ids, overrides)

@@ -131,7 +131,7 @@ def embedder_command(
 def reranker_command(
     workspace: Path = WorkspaceOpt,
     algo: Optional[str] = typer.Option(
-        None, "--algo", help="bce (warm start), dpo (pairs) or ppo (ranking rewards); default training.reranker_algo."
+        None, "--objective", "--algo", help="bce (warm start), dpo (pairs) or ppo (ranking rewards); default training.reranker_algo."
     ),
     source: str = typer.Option("feedback", "--source", help="feedback or supervised-reference (gold TRAIN evidence)."),
     overrides: Optional[List[str]] = SetOpt,
