@@ -3,7 +3,9 @@
 Gold evidence is read ONLY here, and only for measurement: a chunk is gold-relevant when it
 overlaps a located evidence span by at least `cfg.eval.overlap_fraction` of the shorter one
 (span location and overlap come from evals.suites, the same code that scores NDCG@10).
-Only tasks whose evidence could be located in their contract are measured.
+Measured: tasks whose evidence could be located in their contract, and tasks whose gold has no
+evidence at all (the clause is absent, e.g. a gold "No"): every chunk of those is irrelevant, so a
+rule that finds "relevant" chunks there is caught (leaving them out hid 16 of 27 wrong positives).
 
 Reported per predictor of "relevant" (final label >= 2, the LLM judge alone, answer containment,
 citation in a successful task, the agent's own grader): precision, recall, Cohen's kappa; and per
@@ -78,7 +80,8 @@ class PairScore:
 
 
 def gold_relevance(con, suite_dir: Path, split: str, overlap_fraction: float, join_gap: int) -> dict[str, set[str]]:
-    """task_id -> gold-relevant chunk ids (of the workspace's chunks), for tasks with located evidence."""
+    """task_id -> gold-relevant chunk ids (of the workspace's chunks), for tasks with located evidence
+    and (empty set) tasks whose clause is absent."""
     from evals.suites import SuiteRef, load_cuad, relevant_chunks
 
     if not (suite_dir / f"tasks_{split}.jsonl").is_file():
@@ -94,7 +97,17 @@ def gold_relevance(con, suite_dir: Path, split: str, overlap_fraction: float, jo
         chunk = Chunk(doc_id, start, end, "")
         if chunk.chunk_id == chunk_id:
             chunks.setdefault(doc_id, []).append(chunk)
-    return {t.task_id: relevant_chunks(chunks.get(t.doc_id, []), t.spans, overlap_fraction) for t in tasks}
+    gold = {t.task_id: relevant_chunks(chunks.get(t.doc_id, []), t.spans, overlap_fraction) for t in tasks}
+    return gold | {task_id: set() for task_id in absent_clause_tasks(suite_dir / f"tasks_{split}.jsonl") if task_id in traced}
+
+
+def absent_clause_tasks(task_file: Path) -> list[str]:
+    """Ids of tasks whose gold names no evidence: the clause asked about is not in the contract."""
+    import json
+
+    with open(task_file, encoding="utf-8") as handle:
+        rows = [json.loads(line) for line in handle if line.strip()]
+    return [row["id"] for row in rows if not any(e and e.strip() for e in row.get("evidence") or [])]
 
 
 def calibrate(con, suite_dir: Path | str, split: str, overlap_fraction: float = 0.5, join_gap: int = 500) -> dict:
@@ -128,7 +141,8 @@ def calibrate(con, suite_dir: Path | str, split: str, overlap_fraction: float = 
         if a != b:
             score.informative += 1
             score.correct += a
-    return {"tasks": len(gold), "predictors": list(predictors.values()), "pairs": sorted(pair_scores.values(), key=lambda s: s.signal)}
+    absent = set(absent_clause_tasks(Path(suite_dir) / f"tasks_{split}.jsonl")) & set(gold)
+    return {"tasks": len(gold), "absent": len(absent), "predictors": list(predictors.values()), "pairs": sorted(pair_scores.values(), key=lambda s: s.signal)}
 
 
 def render(result: dict, console=None) -> None:
@@ -137,7 +151,7 @@ def render(result: dict, console=None) -> None:
 
     console = console or Console()
     f = lambda v: "-" if v is None else f"{v:.3f}"  # noqa: E731
-    t = Table(title=f"relevance vs gold evidence ({result['tasks']} dev tasks with located evidence)")
+    t = Table(title=f"relevance vs gold evidence ({result['tasks']} dev tasks: located evidence, or {result.get('absent', 0)} with the clause absent)")
     for c in ("predictor", "n", "tp", "fp", "fn", "precision", "recall", "kappa"):
         t.add_column(c)
     for s in result["predictors"]:

@@ -160,6 +160,9 @@ class Harvester:
             grades = consensus_grades(scored, served_ranks(trace), self.cfg.consensus_margin, self.cfg.consensus_max_rank)
         else:
             grades = relative_grades(scored, self.cfg.relative_margin)
+        if self.cfg.positive_needs_clause and trace.clause_exists() is False:
+            # A verified "No" (or a failed "Yes") means the clause is absent: nothing shown can be it.
+            grades = {c: min(g, RELEVANT_GRADE - 1) for c, g in grades.items()}
         return {c: replace(label, grade=grades[c], reason=f"{label.reason} (relative)") if c in grades else label for c, label in judged.items()}
 
     def _judge(self, query: str, chunk_ids: list[str], texts: dict) -> tuple[dict[str, Label], list[tuple[str, Label]]]:

@@ -73,6 +73,19 @@ class TaskTrace:
     def succeeded(self) -> bool:
         return self.success is True
 
+    def clause_exists(self) -> bool | None:
+        """Is the asked-for clause in the contract? Read off the answer checker's verdict, never off
+        gold evidence: a yes/no answer it passed says so directly, one it failed says the opposite;
+        a date or text question has an answer. None: unknown (no verdict, or no yes/no said)."""
+        from rag_agent.checkers import yes_no_of
+
+        if self.success is None:
+            return None
+        if self.answer_type != "yes_no":
+            return True
+        said = yes_no_of(self.predicted or self.final_answer or "")
+        return None if said is None else (said == "yes") == self.success
+
 
 def pending_tasks(con, run_id: str | None = None) -> list[tuple[str, str]]:
     """(run_id, task_id) of finished tasks not yet in harvest_state, in a stable order."""

@@ -161,8 +161,12 @@ class FeedbackConfig:
     # tasks and none in 16 train tasks of the loop).
     pointwise_grading: Literal["consensus", "relative", "absolute"] = "consensus"
     relative_margin: float = 0.1  # "relative": P(yes) this far above the question's median: grade 2
-    consensus_margin: float = 0.03  # "consensus": the best P(yes) this far above the median...
+    consensus_margin: float = 0.0  # "consensus": the best P(yes) this far above the median...
     consensus_max_rank: int = 2  # ...and served by the retriever at this rank or better
+    # No positive from a task whose checked answer says the clause is absent (a verified "No", a
+    # failed "Yes"). Measured on 50 dev tasks: 16 of the 27 consensus positives sat on such tasks,
+    # every one of them wrong; on the other 16 tasks the picks were 8/12 gold-relevant.
+    positive_needs_clause: bool = True
     # Raise the judge's best-scored citation of a verified "Yes" to grade 2. Off by default: on 50
     # dev tasks it doubled recall (0.14 -> 0.29) but only 2 of its 7 picks were gold-relevant.
     verified_yes_positive: bool = False

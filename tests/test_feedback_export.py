@@ -110,3 +110,20 @@ def test_calibrate_against_gold_evidence(harvested, tmp_path):
     informative = [(t, a, b) for t, a, b in pairs if (GOLD_CHUNK[t] == a) != (GOLD_CHUNK[t] == b)]
     assert sum(s.informative for s in result["pairs"]) == len(informative)
     assert sum(s.correct for s in result["pairs"]) == sum(1 for t, a, _ in informative if GOLD_CHUNK[t] == a)
+
+
+def test_calibrate_counts_every_chunk_of_an_absent_clause_task_as_irrelevant(harvested, tmp_path):
+    suite = tmp_path / "cuad"
+    suite.mkdir()
+    (suite / "c1.txt").write_text("".join(CLAUSES))
+    (suite / "contracts_dev.jsonl").write_text(json.dumps({"doc_id": "c1", "title": "c1", "file": "c1.txt"}) + "\n")
+    # t0's gold names no evidence (a gold "No"): whatever was labelled relevant there is wrong.
+    (suite / "tasks_dev.jsonl").write_text(json.dumps(
+        {"id": "t0", "doc_id": "c1", "category": "x", "question": "q", "answer": "No", "answer_type": "yes_no", "evidence": []}) + "\n")
+    with harvested.db() as con:
+        result = calibrate(con, suite, "dev")
+        labels = con.execute("SELECT grade FROM judge_labels WHERE task_id = 't0'").fetchall()
+    assert (result["tasks"], result["absent"]) == (1, 1)
+    final = next(p for p in result["predictors"] if p.name == "final label >= 2")
+    assert final.tp == 0 and final.fn == 0
+    assert final.fp == sum(1 for (g,) in labels if g >= 2) and final.n == len(labels)

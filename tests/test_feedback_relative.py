@@ -101,3 +101,38 @@ def test_consensus_harvest_gives_at_most_one_positive_per_task_served_near_the_t
     assert per_task and all(n2 <= 1 for _, n2, _ in per_task)
     assert positives, "the governing-law clause, best scored and served on top, must become a positive"
     assert all(rank <= 2 for _, rank in positives)
+
+
+def test_clause_exists_is_read_off_the_checker_verdict():
+    from feedback.traces import TaskTrace
+
+    def trace(answer_type, predicted, success):
+        return TaskTrace("r", "t", "q", "d", answer_type, "done", 0, predicted=predicted, success=success)
+
+    assert trace("yes_no", "Yes, section 4.", True).clause_exists() is True
+    assert trace("yes_no", "No.", True).clause_exists() is False  # a verified "No"
+    assert trace("yes_no", "Yes", False).clause_exists() is False  # a failed "Yes"
+    assert trace("yes_no", "No", False).clause_exists() is True  # a failed "No": it is there
+    assert trace("yes_no", "I cannot tell", False).clause_exists() is None
+    assert trace("date", "1/1/99", False).clause_exists() is True
+    assert trace("yes_no", "Yes", None).clause_exists() is None  # no checker verdict
+
+
+def test_no_positive_where_the_checked_answer_says_the_clause_is_absent(tmp_path):
+    from feedback.synthetic import TaskSpec, insert_document, insert_task
+    from rag_agent.workspace import Workspace
+    from tests.test_feedback_harvest import CLAUSES
+
+    ws = Workspace.open(tmp_path / "ws", overrides=["feedback.judge_mode=pointwise"])
+    con = ws.connect()
+    ids = insert_document(con, "c1", "".join(CLAUSES), size=120)
+    governed = next(i for i, text in zip(ids, CLAUSES) if "governed" in text)
+    order = [governed] + [i for i in ids if i != governed][:3]  # the judge's favourite, served first
+    common = dict(rankings={(0, "rerank"): order}, doc_id="c1", answer_type="yes_no", cited={order[0]: 1})
+    insert_task(con, TaskSpec("yes", "Does the contract name a governing law?", answer="Yes", success=True, **common))
+    insert_task(con, TaskSpec("no", "Does the contract name a governing law?", answer="No", success=True, **common))
+    con.close()
+    with ws.db() as con:
+        Harvester(ws, con, LLMJudge(LowConfidenceLLM(), JudgeSettings(mode="pointwise")), NoMining(ws)).run()
+        best = dict(con.execute("SELECT task_id, max(judge_grade) FROM judge_labels GROUP BY 1").fetchall())
+    assert best == {"yes": 2, "no": 1}
