@@ -250,9 +250,9 @@ def consensus_grades(scores: dict[str, float], ranks: dict[str, int], margin: fl
 
     Grade 2 goes to at most one chunk per question: the judge's best-scored chunk, when it stands
     at least `margin` above the median AND the retriever served it within its top `max_rank`.
-    Measured on the 16 dev tasks with located evidence of a 50-task run, 1.5B judge, margin 0.03
-    (docs/feedback.md): the judge's pick was gold-relevant 5/7 times at the retriever's first
-    place, 7/11 within its top 2 and 7/14 at any rank (base rate 0.175): where the judge
+    Measured on the 16 dev tasks with located evidence of a 50-task run, 1.5B judge, margin 0
+    (docs/feedback.md): the judge's pick was gold-relevant 6/8 times at the retriever's first
+    place, 8/12 within its top 2 and 8/16 at any rank (base rate 0.175): where the judge
     overrules the retriever it is mostly wrong, where both agree it is mostly right.
     """
     if len(scores) < 2:
