@@ -81,6 +81,7 @@ def loop_ws(tmp_path, shared_data):
         "training.reranker_max_steps=2",
         "training.reranker_batch_size=4",
         "training.reranker_max_length=64",
+        "training.reranker_min_positives=1",
         "training.loop_rerank_k=5",
         "gate.bootstrap_samples=200",
     ]

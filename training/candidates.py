@@ -65,11 +65,14 @@ def train_reranker_candidate(
     data, trainer, cfg = _reranker_job(ws, algo, source, run_ids, overrides)
     if not data:
         raise DataError(f"0 {algo} items from {source}", "harvested feedback", "run tasks and `feedback harvest` first")
-    positive = ws.config.training.positive_grade
-    if algo == "bce" and max(item.label for item in data) < positive / 3:
+    positive, needed = ws.config.training.positive_grade, ws.config.training.reranker_min_positives
+    n_positive = sum(1 for item in data if item.label >= positive / 3) if algo == "bce" else needed
+    if n_positive < needed:
         # Measured in the loop: a fresh head fitted to grades 0/1 only learned a bias and cut
-        # LegalBenchCorporateLobbying from 0.864 to 0.420; without a positive there is nothing to learn.
-        raise DataError(f"{len(data)} judge labels, none graded >= {positive}", "at least one relevant label", "harvest more tasks first")
+        # LegalBenchCorporateLobbying from 0.864 to 0.420. A fresh head needs many relevant labels.
+        raise DataError(
+            f"{len(data)} judge labels, {n_positive} graded >= {positive}", f"at least {needed} relevant labels (training.reranker_min_positives)",
+            "harvest more tasks first")
     version_id = registry.new_version_id(ws, "reranker")
     result = trainer(parent_path, data, cfg, registry.version_dir(ws, "reranker", version_id))
     return registry.register_candidate(

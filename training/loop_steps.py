@@ -59,7 +59,8 @@ def step_select(ctx: StepContext) -> dict:
 
     t = ctx.cfg.training
     pool = ctx.pool()
-    contracts, tasks = cycle_selection(pool, ctx.cycle, t.probe_contracts, t.contracts_per_cycle, t.tasks_per_cycle, t.seed)
+    prefer = tuple(s.strip() for s in t.prefer_answer_types.split(",") if s.strip())
+    contracts, tasks = cycle_selection(pool, ctx.cycle, t.probe_contracts, t.contracts_per_cycle, t.tasks_per_cycle, t.seed, prefer)
     probe_contracts, _ = probe_selection(pool, t.probe_contracts, t.probe_tasks, t.seed)
     manifest = write_manifest(contracts + probe_contracts, pool.manifest, ctx.ws.cache_dir / "loop" / f"contracts_cycle{ctx.cycle}.jsonl")
     report = ingest(champion_ws(ctx.ws), [manifest], progress=ctx.progress)

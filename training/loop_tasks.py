@@ -3,7 +3,10 @@
 The train contracts are shuffled once with the loop seed. The first `probe_contracts` are reserved
 for the agent-success probe (never trained on); cycle n takes the next `contracts_per_cycle`
 contracts after those of cycles 1..n-1, and `tasks_per_cycle` of their tasks. So every cycle's
-tasks are fresh, the choice is reproducible, and a resumed loop picks the same tasks.
+tasks are fresh, the choice is reproducible, and a resumed loop picks the same tasks. Within a
+cycle, questions of the `prefer` answer types come first (`training.prefer_answer_types`): a date
+or text question asks about a clause that is in the contract, while 78% of CUAD's yes/no questions
+are answered "No" — tasks where feedback can name no relevant chunk at all.
 Only questions and answers are used (the checker needs the answer); evidence is never read here.
 """
 
@@ -44,21 +47,25 @@ def probe_selection(pool: TaskPool, probe_contracts: int, n_tasks: int, seed: in
     return contracts, _sample(pool, contracts, n_tasks, seed)
 
 
-def cycle_selection(pool: TaskPool, cycle: int, probe_contracts: int, contracts_per_cycle: int, n_tasks: int, seed: int):
+def cycle_selection(
+    pool: TaskPool, cycle: int, probe_contracts: int, contracts_per_cycle: int, n_tasks: int, seed: int, prefer: tuple[str, ...] = ()
+):
     start = probe_contracts + (cycle - 1) * contracts_per_cycle
     contracts = pool.contracts[start : start + contracts_per_cycle]
     if not contracts:
         raise DataError(f"cycle {cycle}", f"unused train contracts (only {len(pool.contracts)} exist)", "lower training.contracts_per_cycle or the number of cycles")
-    return contracts, _sample(pool, contracts, n_tasks, seed + cycle)
+    return contracts, _sample(pool, contracts, n_tasks, seed + cycle, prefer)
 
 
-def _sample(pool: TaskPool, contracts: list[dict], n_tasks: int, seed: int) -> list[Task]:
-    """Round-robin over the contracts so every contract contributes, each in a seeded order."""
+def _sample(pool: TaskPool, contracts: list[dict], n_tasks: int, seed: int, prefer: tuple[str, ...] = ()) -> list[Task]:
+    """Round-robin over the contracts so every contract contributes, each in a seeded order
+    (tasks of a `prefer` answer type first)."""
     rng = random.Random(seed)
     queues = []
     for contract in contracts:
         tasks = list(pool.tasks_by_doc.get(contract["doc_id"], []))
         rng.shuffle(tasks)
+        tasks.sort(key=lambda task: task.answer_type in prefer)  # stable; pop() takes from the end
         queues.append(tasks)
     chosen: list[Task] = []
     while len(chosen) < n_tasks and any(queues):
