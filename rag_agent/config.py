@@ -249,6 +249,9 @@ class TrainingConfig:
     dev_split: str = "dev"
     guard_suites: str = "mteb_law/aila_statutes,mteb_law/legalbench_corporate_lobbying"  # must not regress
     loop_rerank_k: int = 10  # candidates the reranker re-scores in the loop's evals (CPU time)
+    # Guard suites must also hold against the base models, not only the current champion: each
+    # promotion may lose up to gate.tolerance, which would otherwise add up over cycles.
+    guard_against_base: bool = True
 
 
 @dataclass

@@ -2,7 +2,9 @@
 
 Suites: the in-domain dev suite (CUAD dev: contracts the loop never trains on) must rise
 significantly; every other suite (the MTEB law tasks) must not drop by more than
-`gate.tolerance` with significance (evals.gate, paired bootstrap over queries).
+`gate.tolerance` with significance (evals.gate, paired bootstrap over queries), against the
+current champion and, with `training.guard_against_base`, also against the base models: each
+cycle may lose a little within the tolerance, so without the anchor forgetting could creep.
 """
 
 from __future__ import annotations
@@ -58,6 +60,15 @@ def _guards_hold(candidates: list, baselines: list, cfg) -> tuple[bool, str]:
     return ok, "; ".join(notes)
 
 
+def guards_hold(candidates: list, current: list, anchor: list | None, cfg) -> tuple[bool, str]:
+    """No guard suite regresses against the current pipeline, nor (when given) against the anchor."""
+    held, note = _guards_hold(candidates, current, cfg)
+    if anchor is None:
+        return held, note
+    held_anchor, note_anchor = _guards_hold(candidates, anchor, cfg)
+    return held and held_anchor, f"{note}; vs base: {note_anchor}"
+
+
 def evaluate_cycle(ws, train: dict) -> dict:
     t = ws.config.training
     dev_path, guard_paths = suites(ws)
@@ -73,6 +84,12 @@ def evaluate_cycle(ws, train: dict) -> dict:
 
     champion_dev, champion_guards = run_all(champ_emb.path, champ_rr.path, t.loop_rerank_k)
     out = {"dev_suite": champion_dev.suite, "champion": _scores(champion_dev, champion_guards)}
+    base_path = registry.get_version(ws, "embedder-base").path
+    anchor_guards = None
+    if t.guard_against_base and (emb_candidate or rr_candidate) and (champ_emb.path != base_path or not champ_rr.is_none):
+        embedder, _ = _load(ws, base_path, None)
+        anchor_guards = [_eval(ws, p, None, embedder, None) for p in guard_paths]
+        out["base"] = _scores(None, anchor_guards)
 
     embedder_pass, embedder_reason, base_emb = False, "no candidate", champ_emb.path
     if emb_candidate:
@@ -82,7 +99,7 @@ def evaluate_cycle(ws, train: dict) -> dict:
         cand_dev, cand_guards = run_all(emb_path, None)
         out["candidate"] = _scores(cand_dev, cand_guards)
         rose, dev_note = _significant_rise(cand_dev, champ_alone[0], ws.config)
-        held, guard_note = _guards_hold(cand_guards, champ_alone[1], ws.config)
+        held, guard_note = guards_hold(cand_guards, champ_alone[1], anchor_guards, ws.config)
         embedder_pass = rose and held
         embedder_reason = f"{dev_note}; {guard_note}" + ("" if rose else "; dev did not rise significantly") + ("" if held else "; a law task regressed")
         if embedder_pass:
@@ -96,7 +113,7 @@ def evaluate_cycle(ws, train: dict) -> dict:
         rr_dev, rr_guards = run_all(base_emb, rr_path, t.loop_rerank_k)
         out["reranked"] = _scores(rr_dev, rr_guards)
         rose, dev_note = _significant_rise(rr_dev, current_dev, ws.config)
-        held, guard_note = _guards_hold(rr_guards, current_guards, ws.config)
+        held, guard_note = guards_hold(rr_guards, current_guards, anchor_guards, ws.config)
         reranker_pass = rose and held
         reranker_reason = f"{dev_note}; {guard_note}" + ("" if rose else "; dev did not rise significantly") + ("" if held else "; a law task regressed")
         if reranker_pass:
@@ -114,4 +131,4 @@ def evaluate_cycle(ws, train: dict) -> dict:
 
 
 def _scores(dev, guards) -> dict[str, float]:
-    return {r.suite: round(r.metrics[PRIMARY_METRIC], 5) for r in [dev, *guards]}
+    return {r.suite: round(r.metrics[PRIMARY_METRIC], 5) for r in [dev, *guards] if r is not None}
