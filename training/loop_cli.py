@@ -56,4 +56,7 @@ def print_table(rows) -> None:
         table.add_column(name)
     for line in cells:
         table.add_row(*line)
-    Console().print(table)
+    console = Console()
+    if not console.is_terminal:  # a log file: rich's 80-column default would fold every cell
+        console = Console(width=200)
+    console.print(table)
