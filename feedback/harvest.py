@@ -163,7 +163,7 @@ class Harvester:
         if self.cfg.positive_needs_clause and trace.clause_exists() is False:
             # A verified "No" (or a failed "Yes") means the clause is absent: nothing shown can be it.
             grades = {c: min(g, RELEVANT_GRADE - 1) for c, g in grades.items()}
-        return {c: replace(label, grade=grades[c], reason=f"{label.reason} (relative)") if c in grades else label for c, label in judged.items()}
+        return {c: replace(label, grade=grades[c], reason=f"{label.reason} ({self.cfg.pointwise_grading})") if c in grades else label for c, label in judged.items()}
 
     def _judge(self, query: str, chunk_ids: list[str], texts: dict) -> tuple[dict[str, Label], list[tuple[str, Label]]]:
         cached = self.cache.lookup(query, [texts[c][1] for c in chunk_ids])

@@ -61,23 +61,29 @@ def train_reranker_candidate(
     if algo not in ALGOS:
         raise ConfigError(f"--objective {algo}", "one of bce, dpo, ppo", "pick an objective: --objective bce|dpo|ppo")
     if parent_path is None and algo != "bce":
-        log.warning("no reranker champion yet: %s starts from a fresh head; a `--algo bce` warm start usually comes first", algo)
+        log.warning("no reranker champion yet: %s starts from a fresh head; a `--objective bce` warm start usually comes first", algo)
     data, trainer, cfg = _reranker_job(ws, algo, source, run_ids, overrides)
     if not data:
         raise DataError(f"0 {algo} items from {source}", "harvested feedback", "run tasks and `feedback harvest` first")
-    positive, needed = ws.config.training.positive_grade, ws.config.training.reranker_min_positives
-    n_positive = sum(1 for item in data if item.label >= positive / 3) if algo == "bce" else needed
-    if n_positive < needed:
-        # Measured in the loop: a fresh head fitted to grades 0/1 only learned a bias and cut
-        # LegalBenchCorporateLobbying from 0.864 to 0.420. A fresh head needs many relevant labels.
-        raise DataError(
-            f"{len(data)} judge labels, {n_positive} graded >= {positive}", f"at least {needed} relevant labels (training.reranker_min_positives)",
-            "harvest more tasks first")
+    if algo == "bce":
+        _require_positives(data, ws.config.training.positive_grade, ws.config.training.reranker_min_positives)
     version_id = registry.new_version_id(ws, "reranker")
     result = trainer(parent_path, data, cfg, registry.version_dir(ws, "reranker", version_id))
     return registry.register_candidate(
         ws, "reranker", version_id, parent.version_id, {"algo": algo, **cfg.to_dict()}, summarize(data, source), result.metrics
     )
+
+
+def _require_positives(labels, positive_grade: int, needed: int) -> None:
+    """A fresh BCE head needs relevant labels: measured in the loop, one fitted to grades 0/1 only
+    learned a bias and cut LegalBenchCorporateLobbying from 0.864 to 0.420."""
+    n_positive = sum(1 for item in labels if item.label >= positive_grade / 3)
+    if n_positive < needed:
+        raise DataError(
+            f"{len(labels)} judge labels, {n_positive} graded >= {positive_grade}",
+            f"at least {needed} relevant labels (training.reranker_min_positives)",
+            "harvest more tasks first",
+        )
 
 
 def _reranker_job(ws, algo: str, source: str, run_ids, overrides):
