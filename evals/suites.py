@@ -78,6 +78,8 @@ class CuadSuite:
     evidence_in_parts: int = 0  # clauses with <omitted> markers, located part by part
     evidence_unlocated: int = 0
     tasks_without_span: int = 0
+    # Tasks whose gold names no evidence: the clause asked about is not in the contract.
+    absent_task_ids: list[str] = field(default_factory=list)
     unlocated_examples: list[str] = field(default_factory=list)
     # Contracts with any evidence-bearing task, located or not: the chunked set does not depend on
     # how evidence is located, so cached embeddings stay valid across location rules.
@@ -252,6 +254,7 @@ def load_cuad(ref: SuiteRef, join_gap: int = 500, omitted: str = "drop") -> Cuad
     for row in _read_jsonl(folder / f"tasks_{split}.jsonl"):
         evidence = [e for e in row.get("evidence") or [] if e and e.strip()]
         if not evidence:
+            suite.absent_task_ids.append(row["id"])
             continue
         if row["doc_id"] not in contracts:
             raise DataError(f"task {row['id']} doc_id {row['doc_id']}", f"a doc_id in contracts_{split}.jsonl", "fix the task file")

@@ -82,6 +82,11 @@ class PairScore:
 def gold_relevance(con, suite_dir: Path, split: str, overlap_fraction: float, join_gap: int) -> dict[str, set[str]]:
     """task_id -> gold-relevant chunk ids (of the workspace's chunks), for tasks with located evidence
     and (empty set) tasks whose clause is absent."""
+    return _gold(con, suite_dir, split, overlap_fraction, join_gap)[0]
+
+
+def _gold(con, suite_dir: Path, split: str, overlap_fraction: float, join_gap: int) -> tuple[dict[str, set[str]], set[str]]:
+    """(gold_relevance's dict, the ids in it whose clause is absent)."""
     from evals.suites import SuiteRef, load_cuad, relevant_chunks
 
     if not (suite_dir / f"tasks_{split}.jsonl").is_file():
@@ -98,20 +103,12 @@ def gold_relevance(con, suite_dir: Path, split: str, overlap_fraction: float, jo
         if chunk.chunk_id == chunk_id:
             chunks.setdefault(doc_id, []).append(chunk)
     gold = {t.task_id: relevant_chunks(chunks.get(t.doc_id, []), t.spans, overlap_fraction) for t in tasks}
-    return gold | {task_id: set() for task_id in absent_clause_tasks(suite_dir / f"tasks_{split}.jsonl") if task_id in traced}
-
-
-def absent_clause_tasks(task_file: Path) -> list[str]:
-    """Ids of tasks whose gold names no evidence: the clause asked about is not in the contract."""
-    import json
-
-    with open(task_file, encoding="utf-8") as handle:
-        rows = [json.loads(line) for line in handle if line.strip()]
-    return [row["id"] for row in rows if not any(e and e.strip() for e in row.get("evidence") or [])]
+    absent = set(suite.absent_task_ids) & traced
+    return gold | {task_id: set() for task_id in absent}, absent
 
 
 def calibrate(con, suite_dir: Path | str, split: str, overlap_fraction: float = 0.5, join_gap: int = 500) -> dict:
-    gold = gold_relevance(con, Path(suite_dir), split, overlap_fraction, join_gap)
+    gold, absent = _gold(con, Path(suite_dir), split, overlap_fraction, join_gap)
     predictors = {name: BinaryScore(name) for name in (
         "final label >= 2", "LLM judge alone >= 2", "answer containment", "cited in a successful task", "agent grader")}
     for task_id, chunk_id, grade, judge_grade, answer_hit, cited in con.execute(
@@ -141,7 +138,6 @@ def calibrate(con, suite_dir: Path | str, split: str, overlap_fraction: float = 
         if a != b:
             score.informative += 1
             score.correct += a
-    absent = set(absent_clause_tasks(Path(suite_dir) / f"tasks_{split}.jsonl")) & set(gold)
     return {"tasks": len(gold), "absent": len(absent), "predictors": list(predictors.values()), "pairs": sorted(pair_scores.values(), key=lambda s: s.signal)}
 
 
@@ -151,7 +147,7 @@ def render(result: dict, console=None) -> None:
 
     console = console or Console()
     f = lambda v: "-" if v is None else f"{v:.3f}"  # noqa: E731
-    t = Table(title=f"relevance vs gold evidence ({result['tasks']} dev tasks: located evidence, or {result.get('absent', 0)} with the clause absent)")
+    t = Table(title=f"relevance vs gold evidence ({result['tasks']} dev tasks: located evidence, or {result['absent']} with the clause absent)")
     for c in ("predictor", "n", "tp", "fp", "fn", "precision", "recall", "kappa"):
         t.add_column(c)
     for s in result["predictors"]:
