@@ -157,7 +157,7 @@ class Harvester:
         if self.cfg.pointwise_grading == "absolute" or self.cfg.judge_mode != "pointwise" or not scored:
             return judged
         if self.cfg.pointwise_grading == "consensus":
-            grades = consensus_grades(scored, served_ranks(trace), self.cfg.consensus_margin, self.cfg.consensus_max_rank)
+            grades = consensus_grades(scored, trace.best_ranks(), self.cfg.consensus_margin, self.cfg.consensus_max_rank)
         else:
             grades = relative_grades(scored, self.cfg.relative_margin)
         if self.cfg.positive_needs_clause and trace.clause_exists() is False:
@@ -284,15 +284,6 @@ def _progress(items: list, enabled: bool):
 
 def report_json(report: HarvestReport) -> str:
     return json.dumps(asdict(report), indent=2)
-
-
-def served_ranks(trace: TaskTrace) -> dict[str, int]:
-    """Best position each chunk held in any ranking the agent was served."""
-    ranks: dict[str, int] = {}
-    for attempt, stage in trace.served_rankings():
-        for row in trace.ranking(attempt, stage):
-            ranks[row.chunk_id] = min(row.rank, ranks.get(row.chunk_id, row.rank))
-    return ranks
 
 
 def verified_yes_chunk(trace: TaskTrace, judged: dict[str, Label]) -> str | None:

@@ -22,7 +22,9 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import re
+import statistics
 from dataclasses import dataclass
 
 from rag_agent.errors import LLMError
@@ -235,14 +237,8 @@ def relative_grades(scores: dict[str, float], margin: float) -> dict[str, int]:
     """
     if len(scores) < 2:
         return {chunk_id: 0 for chunk_id in scores}
-    median = _median(scores.values())
+    median = statistics.median(scores.values())
     return {c: 2 if s - median >= margin else 1 if s > median else 0 for c, s in scores.items()}
-
-
-def _median(values) -> float:
-    values = sorted(values)
-    mid = len(values) // 2
-    return values[mid] if len(values) % 2 else (values[mid - 1] + values[mid]) / 2
 
 
 def consensus_grades(scores: dict[str, float], ranks: dict[str, int], margin: float, max_rank: int) -> dict[str, int]:
@@ -255,12 +251,11 @@ def consensus_grades(scores: dict[str, float], ranks: dict[str, int], margin: fl
     place, 8/12 within its top 2 and 8/16 at any rank (base rate 0.175): where the judge
     overrules the retriever it is mostly wrong, where both agree it is mostly right.
     """
+    grades = relative_grades(scores, margin=math.inf)  # 1 above the median, else 0; no 2 yet
     if len(scores) < 2:
-        return {chunk_id: 0 for chunk_id in scores}
-    median = _median(scores.values())
-    grades = {c: 1 if s > median else 0 for c, s in scores.items()}
-    best = max(scores, key=lambda c: (scores[c], -ranks.get(c, 10**6)))
-    if scores[best] - median >= margin and ranks.get(best, 10**6) <= max_rank:
+        return grades
+    best = max(scores, key=lambda c: (scores[c], -ranks.get(c, math.inf)))
+    if scores[best] - statistics.median(scores.values()) >= margin and ranks.get(best, math.inf) <= max_rank:
         grades[best] = 2
     return grades
 

@@ -62,6 +62,13 @@ class TaskTrace:
     def served_rankings(self) -> list[tuple[int, str]]:
         return sorted({(r.attempt, r.stage) for r in self.retrievals})
 
+    def best_ranks(self) -> dict[str, int]:
+        """Best position each chunk held in any ranking the agent was served."""
+        ranks: dict[str, int] = {}
+        for row in self.retrievals:
+            ranks[row.chunk_id] = min(row.rank, ranks.get(row.chunk_id, row.rank))
+        return ranks
+
     def shown(self, attempt: int | None = None) -> set[str]:
         """Chunks the LLM actually saw (position correction: unseen chunks carry no judgement)."""
         return {r.chunk_id for r in self.retrievals if r.shown and (attempt is None or r.attempt == attempt)}
