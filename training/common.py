@@ -41,5 +41,13 @@ def make_accelerator():
 atomic_output = atomic_dir
 
 
+def optimizer_steps(n_items: int, per_step: int, epochs: int, max_steps: int, min_steps: int) -> int:
+    """`max_steps` if set; else the epochs' steps, at least `min_steps` (small feedback sets would
+    otherwise be one step, spent inside the LR warm-up)."""
+    if max_steps > 0:
+        return max_steps
+    return max(min_steps, max(1, -(-n_items // per_step)) * epochs)
+
+
 def mean(values: list[float]) -> float:
     return float(sum(values) / len(values)) if values else float("nan")

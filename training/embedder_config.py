@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass
 
 from rag_agent.config import TrainingConfig
 from rag_agent.errors import ConfigError
+from training.common import optimizer_steps
 
 
 @dataclass
@@ -60,9 +61,7 @@ class EmbedderTrainConfig:
 
     def n_steps(self, n_examples: int) -> int:
         """Optimizer steps for `n_examples`: max_steps if set, else the epochs, at least min_steps."""
-        if self.max_steps > 0:
-            return self.max_steps
-        return max(self.min_steps, max(1, -(-n_examples // self.batch_size)) * self.epochs)
+        return optimizer_steps(n_examples, self.batch_size, self.epochs, self.max_steps, self.min_steps)
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -40,6 +40,5 @@ class PPOConfig(RerankerTrainConfig):
                 "fix training.ppo_*",
             )
 
-    def n_steps(self, n_items: int) -> int:
-        per_epoch = max(1, -(-n_items // self.queries_per_step))
-        return self.max_steps if self.max_steps > 0 else max(self.min_steps, per_epoch * self.epochs)
+    def items_per_step(self) -> int:
+        return self.queries_per_step

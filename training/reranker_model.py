@@ -15,6 +15,7 @@ from pathlib import Path
 
 from rag_agent.config import TrainingConfig
 from rag_agent.errors import ConfigError
+from training.common import optimizer_steps
 
 log = logging.getLogger(__name__)
 
@@ -68,8 +69,10 @@ class RerankerTrainConfig:
         return asdict(self)
 
     def n_steps(self, n_items: int) -> int:
-        per_epoch = max(1, -(-n_items // self.batch_size))
-        return self.max_steps if self.max_steps > 0 else max(self.min_steps, per_epoch * self.epochs)
+        return optimizer_steps(n_items, self.items_per_step(), self.epochs, self.max_steps, self.min_steps)
+
+    def items_per_step(self) -> int:
+        return self.batch_size
 
 
 def init_reranker(parent_path: Path | str | None, max_length: int):
