@@ -254,6 +254,11 @@ class TrainingConfig:
     guard_against_base: bool = True
 
 
+def comma_list(text: str) -> list[str]:
+    """A config value like "a, b," as ["a", "b"] (TOML strings keep the CLI's `--set k=a,b` simple)."""
+    return [item.strip() for item in text.split(",") if item.strip()]
+
+
 @dataclass
 class RagloopConfig:
     data_dir: str = field(default_factory=default_data_dir)

@@ -14,6 +14,7 @@ import logging
 from pathlib import Path
 
 from evals.gate import gate
+from rag_agent.config import comma_list
 from evals.results import PRIMARY_METRIC
 from evals.runner import evaluate_suite
 from training import registry
@@ -24,7 +25,7 @@ log = logging.getLogger(__name__)
 def suites(ws) -> tuple[Path, list[Path]]:
     """(dev suite, guard suites) from `training.dev_suite` / `training.guard_suites` under data_dir."""
     t, root = ws.config.training, Path(ws.config.data_dir)
-    return root / t.dev_suite, [root / s.strip() for s in t.guard_suites.split(",") if s.strip()]
+    return root / t.dev_suite, [root / s for s in comma_list(t.guard_suites)]
 
 
 def _eval(ws, path: Path, split: str | None, embedder, reranker, rerank_k: int | None = None):

@@ -10,6 +10,7 @@ import copy
 import logging
 from dataclasses import dataclass
 
+from rag_agent.config import comma_list
 from rag_agent.workspace import Workspace
 from training import registry
 from training.loop_tasks import cycle_selection, load_pool, probe_selection, write_manifest
@@ -59,7 +60,7 @@ def step_select(ctx: StepContext) -> dict:
 
     t = ctx.cfg.training
     pool = ctx.pool()
-    prefer = tuple(s.strip() for s in t.prefer_answer_types.split(",") if s.strip())
+    prefer = tuple(comma_list(t.prefer_answer_types))
     contracts, tasks = cycle_selection(pool, ctx.cycle, t.probe_contracts, t.contracts_per_cycle, t.tasks_per_cycle, t.seed, prefer)
     probe_contracts, _ = probe_selection(pool, t.probe_contracts, t.probe_tasks, t.seed)
     manifest = write_manifest(contracts + probe_contracts, pool.manifest, ctx.ws.cache_dir / "loop" / f"contracts_cycle{ctx.cycle}.jsonl")
