@@ -43,6 +43,9 @@ class ChunkingConfig:
     # Ingest commits DB rows and saves the index every this many new chunks: a crash loses at
     # most this much embedding work, while each save rewrites the whole index file.
     commit_chunks: int = 2048
+    # Larger files are skipped with their name and size: the largest CUAD contract is 336 KB, so
+    # 10 MB is 30x any real contract while a 20 MB one-line dump (25,000 chunks) is refused.
+    max_document_bytes: int = 10_000_000
 
 
 @dataclass
@@ -107,6 +110,9 @@ class AgentConfig:
     web_timeout_s: float = 10.0  # a slow search engine must not stall a whole run
     # Answers are short (CUAD gold is "Yes", "5/8/14", "Delaware"); a cap keeps generation cheap.
     answer_max_tokens: int = 128
+    # A run stops after this many tasks in a row failed because the LLM was unreachable (each one
+    # already paid llm.max_retries): an outage must not burn through the whole task file.
+    max_consecutive_failures: int = 3
 
 
 @dataclass
@@ -254,6 +260,14 @@ class TrainingConfig:
     guard_against_base: bool = True
 
 
+@dataclass
+class WorkspaceConfig:
+    # How long a command waits for another process (an agent run, the loop) to release the
+    # workspace DuckDB: writers hold it for one transaction (milliseconds to a few seconds for a
+    # big ingest group), so a minute covers any write while a stuck holder still ends the wait.
+    lock_wait_s: float = 60.0
+
+
 def comma_list(text: str) -> list[str]:
     """A config value like "a, b," as ["a", "b"] (TOML strings keep the CLI's `--set k=a,b` simple)."""
     return [item.strip() for item in text.split(",") if item.strip()]
@@ -271,6 +285,7 @@ class RagloopConfig:
     gate: GateConfig = field(default_factory=GateConfig)
     feedback: FeedbackConfig = field(default_factory=FeedbackConfig)
     training: TrainingConfig = field(default_factory=TrainingConfig)
+    workspace: WorkspaceConfig = field(default_factory=WorkspaceConfig)
 
     # ---- construction -------------------------------------------------------------------------
     @classmethod
@@ -282,6 +297,7 @@ class RagloopConfig:
                     cfg.set(f"{key}.{sub_key}", sub_value)
             else:
                 cfg.set(key, value)
+        cfg.validate()
         return cfg
 
     @classmethod
@@ -308,14 +324,36 @@ class RagloopConfig:
         target: Any = self
         for part in parts[:-1]:
             if not dataclasses.is_dataclass(target) or not hasattr(target, part):
-                raise ConfigError(dotted, f"a known config key ({', '.join(self.keys())})", "check the spelling")
+                raise self._unknown_key(dotted)
             target = getattr(target, part)
         name = parts[-1]
-        fields = {f.name: f for f in dataclasses.fields(target)}
+        fields = {f.name: f for f in dataclasses.fields(target)} if dataclasses.is_dataclass(target) else {}
         if name not in fields or dataclasses.is_dataclass(getattr(target, name)):
-            raise ConfigError(dotted, f"a known config key ({', '.join(self.keys())})", "check the spelling")
+            raise self._unknown_key(dotted)
         hints = typing.get_type_hints(type(target))
         setattr(target, name, _coerce(dotted, value, hints[name]))
+
+    def _unknown_key(self, dotted: str) -> ConfigError:
+        """The three known keys nearest to a misspelt one (the full list is 100+ keys long)."""
+        import difflib
+
+        keys = self.keys()
+        near = difflib.get_close_matches(dotted, keys, n=3, cutoff=0.5)
+        leaves = {k.rsplit(".", 1)[-1]: k for k in keys}
+        for leaf in difflib.get_close_matches(dotted.rsplit(".", 1)[-1], list(leaves), n=3, cutoff=0.5):
+            if len(near) < 3 and leaves[leaf] not in near:
+                near.append(leaves[leaf])
+        if not near:
+            near = difflib.get_close_matches(dotted, keys, n=3, cutoff=0.0)
+        return ConfigError(dotted, "a known config key", f"did you mean {', '.join(near)}? (all keys: docs/operations.md)")
+
+    def validate(self) -> None:
+        """Refuse combinations of fields that cannot work together (each field alone is checked by `set`)."""
+        from rag_agent.config_bounds import check_consistency
+
+        problem = check_consistency(self)
+        if problem:
+            raise ConfigError(*problem)
 
     def apply_overrides(self, overrides: list[str] | None) -> RagloopConfig:
         for item in overrides or []:
@@ -323,6 +361,7 @@ class RagloopConfig:
                 raise ConfigError(item, "section.key=value", "write e.g. --set chunking.size=800")
             key, raw = item.split("=", 1)
             self.set(key.strip(), raw.strip())
+        self.validate()
         return self
 
     def keys(self) -> list[str]:
@@ -355,10 +394,20 @@ def _coerce(key: str, value: Any, hint: Any) -> Any:
         if hint in (int, float, str):
             if hint is int and isinstance(value, float) and not value.is_integer():
                 raise ValueError(value)
-            return hint(value)
-    except (TypeError, ValueError) as exc:
+            if isinstance(value, bool) and hint is not str:
+                raise ValueError(value)  # TOML `true` is not a count
+            coerced = hint(value)
+        else:
+            return value
+    except (TypeError, ValueError, OverflowError) as exc:
         raise ConfigError(f"{key}={value!r}", f"a value of type {hint.__name__}", f"set {key} to a {hint.__name__}") from exc
-    return value
+    if hint in (int, float):
+        from rag_agent.config_bounds import check_number
+
+        expected = check_number(key, coerced, hint)
+        if expected:
+            raise ConfigError(f"{key}={value!r}", expected, f"set {key} to {expected}")
+    return coerced
 
 
 def to_toml(data: dict[str, Any], commented: bool = False) -> str:
