@@ -56,7 +56,7 @@ def stats_command(workspace: Path = WorkspaceOpt, overrides: Optional[List[str]]
 
     setup_logging(verbose)
     ws = open_workspace(workspace, overrides, create=False)
-    with ws.db() as con:
+    with ws.db(read_only=True) as con:  # read-only: several readers may watch a running loop at once
         render(collect(con))
 
 

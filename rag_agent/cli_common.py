@@ -58,6 +58,15 @@ def _guarded(call):
     except RagloopError as exc:
         typer.echo(f"error: {exc}", err=True)
         sys.exit(2)
+    except Exception as exc:
+        # Safety net for a DuckDB lock conflict raised outside rag_agent.db's waiting open.
+        from rag_agent.db import lock_holder
+
+        holder = lock_holder(str(exc)) if "Conflicting lock" in str(exc) else None
+        if holder is None:
+            raise
+        typer.echo(f"error: the workspace database is held by {holder}; fix: wait for that command to finish (or stop it), then retry", err=True)
+        sys.exit(2)
 
 
 def open_workspace(workspace: Path, overrides: list[str] | None, create: bool = True):

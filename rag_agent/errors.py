@@ -35,3 +35,12 @@ class LLMError(RagloopError):
 
 class DataError(RagloopError):
     """An input file (corpus, suite, task file) is missing or malformed."""
+
+
+class WorkspaceBusyError(RagloopError):
+    """Another process held the workspace database for longer than `workspace.lock_wait_s`."""
+
+
+class LLMUnavailableError(LLMError):
+    """The chat model's endpoint stayed unreachable through every transport retry (an outage, not
+    the task's fault): a run records such tasks as retryable and retries them when resumed."""

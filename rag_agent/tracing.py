@@ -4,7 +4,9 @@ A task's rows are buffered in a `TaskTrace` while the task runs and written by `
 ONE transaction together with its `tasks` row. So a crash (even kill -9) loses at most the tasks
 in flight and never leaves half a task; `tasks` rows therefore mark complete tasks, and a re-run
 with the same run id skips them. DuckDB allows one writer, so every write of every worker thread
-goes through one connection guarded by a lock. Tables are defined in `rag_agent.tracing_schema`
+goes through one lock; a store opened on a path (`open`, `for_workspace`) connects for each
+transaction and closes again, so other processes (`feedback stats` in a second terminal) can open
+the workspace between tasks. Tables are defined in `rag_agent.tracing_schema`
 and documented in docs/traces.md.
 """
 
@@ -13,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -59,22 +62,45 @@ class TraceStore:
         self._con = con
         self._owns = owns_connection
         self._lock = threading.Lock()
+        self._path: Path | None = None  # set by `open`/`for_workspace`: connect per transaction
+        self._lock_wait_s: float | None = None
 
     @classmethod
-    def open(cls, db_path: Path | str) -> TraceStore:
-        from rag_agent.db import connect
+    def open(cls, db_path: Path | str, lock_wait_s: float | None = None) -> TraceStore:
+        from rag_agent.db import DEFAULT_LOCK_WAIT_S, connect
 
-        return cls(connect(db_path))
+        store = cls(None, owns_connection=False)
+        store._path, store._lock_wait_s = Path(db_path), DEFAULT_LOCK_WAIT_S if lock_wait_s is None else lock_wait_s
+        connect(store._path, lock_wait_s=store._lock_wait_s).close()  # create/migrate now, fail early
+        return store
 
     @classmethod
     def for_workspace(cls, ws) -> TraceStore:
-        return cls(ws.connect())
+        return cls.open(ws.db_path, ws.config.workspace.lock_wait_s)
 
     def close(self) -> None:
         with self._lock:
             if self._owns and self._con is not None:
                 self._con.close()
             self._con = None
+            self._path = None
+
+    @contextmanager
+    def _connection(self):
+        """The shared connection, or a short-lived one when the store was opened on a path.
+        Callers hold `self._lock`."""
+        if self._path is None:
+            if self._con is None:
+                raise ValueError("trace store is closed")
+            yield self._con
+            return
+        from rag_agent.db import connect
+
+        con = connect(self._path, lock_wait_s=self._lock_wait_s)
+        try:
+            yield con
+        finally:
+            con.close()
 
     def __enter__(self) -> TraceStore:
         return self
@@ -86,11 +112,11 @@ class TraceStore:
     def begin_run(self, run_id: str, *, tasks_file: str = "", llm: str = "", embedder_version: str = "",
                   reranker_version: str = "", seed: int | None = None, config: dict | None = None) -> bool:
         """Record the run once; returns False when the run id already exists (a resumed run)."""
-        with self._lock:
-            exists = self._con.execute("SELECT 1 FROM runs WHERE run_id = ?", [run_id]).fetchone()
+        with self._lock, self._connection() as con:
+            exists = con.execute("SELECT 1 FROM runs WHERE run_id = ?", [run_id]).fetchone()
             if exists:
                 return False
-            self._con.execute(
+            con.execute(
                 "INSERT INTO runs (run_id, tasks_file, llm, embedder_version, reranker_version, seed, config_json)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [run_id, tasks_file, llm, embedder_version, reranker_version, seed, json.dumps(config or {}, sort_keys=True)],
@@ -125,8 +151,7 @@ class TraceStore:
             "doc_id": trace.doc_id, "question": trace.question, "answer_type": trace.answer_type, "status": status,
             "error": error, "seconds": seconds, "llm_seconds": llm_seconds, "tokens_in": tokens_in, "tokens_out": tokens_out,
         }
-        with self._lock:
-            con = self._con
+        with self._lock, self._connection() as con:
             con.execute("BEGIN TRANSACTION")
             try:
                 present = con.execute(
@@ -156,8 +181,8 @@ class TraceStore:
     # ---- reading ------------------------------------------------------------------------------
     def tasks(self, run_id: str) -> list[dict]:
         """The committed tasks of a run: task_id, status, error, seconds."""
-        with self._lock:
-            rows = self._con.execute(
+        with self._lock, self._connection() as con:
+            rows = con.execute(
                 "SELECT task_id, status, error, seconds FROM tasks WHERE run_id = ? ORDER BY finished_at, task_id", [run_id]
             ).fetchall()
         return [dict(zip(("task_id", "status", "error", "seconds"), r)) for r in rows]
@@ -167,5 +192,5 @@ class TraceStore:
         return {t["task_id"] for t in self.tasks(run_id) if t["status"] in STATUSES}
 
     def query(self, sql: str, params: list | None = None) -> list[tuple]:
-        with self._lock:
-            return self._con.execute(sql, params or []).fetchall()
+        with self._lock, self._connection() as con:
+            return con.execute(sql, params or []).fetchall()

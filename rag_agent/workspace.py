@@ -46,24 +46,25 @@ class Workspace:
     def open(cls, root: Path | str = "workspace", overrides: list[str] | None = None, create: bool = True) -> Workspace:
         """Open (and by default create) a workspace; `overrides` are `section.key=value` strings.
 
-        Overrides apply to this process only; `save_config` persists them.
+        Overrides apply to this process only; `save_config` persists them. The config (file and
+        overrides) is validated before anything is created, so a refused value leaves no trace.
         """
         root = Path(root)
-        if root.exists() and not root.is_dir():
-            raise ConfigError(str(root), "a directory for the workspace", "pass --workspace pointing to a directory")
+        _check_directory(root)
         if not root.exists() and not create:
             raise ConfigError(str(root), "an existing workspace", "run `python -m rag_agent ingest --workspace ...` first")
-        root.mkdir(parents=True, exist_ok=True)
         config_path = root / "ragloop.toml"
-        if config_path.exists():
-            config = RagloopConfig.load(config_path)
-        else:
-            config = RagloopConfig()
-            config.save(config_path, pin=False)
+        config = RagloopConfig.load(config_path) if config_path.is_file() else RagloopConfig()
         config.apply_overrides(overrides)
-        ws = cls(root=root, config=config)
-        for directory in (ws.models_dir, ws.indexes_dir, ws.cache_dir):
-            directory.mkdir(exist_ok=True)
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+            if not config_path.exists():
+                RagloopConfig().save(config_path, pin=False)
+            ws = cls(root=root, config=config)
+            for directory in (ws.models_dir, ws.indexes_dir, ws.cache_dir):
+                directory.mkdir(exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(str(root), f"a writable workspace directory ({exc.strerror or exc})", "pass --workspace pointing to a directory you can write") from None
         return ws
 
     def save_config(self) -> None:
@@ -73,12 +74,23 @@ class Workspace:
         """A DuckDB connection with every package's migrations applied."""
         from rag_agent.db import connect
 
-        return connect(self.db_path, read_only=read_only)
+        return connect(self.db_path, read_only=read_only, lock_wait_s=self.config.workspace.lock_wait_s)
 
     @contextmanager
     def db(self, read_only: bool = False):
+        """A connection for one unit of work, closed on exit so other processes can use the file:
+        keep the block short (never around LLM calls or model training)."""
         con = self.connect(read_only=read_only)
         try:
             yield con
         finally:
             con.close()
+
+
+def _check_directory(root: Path) -> None:
+    """One line, not a NotADirectoryError traceback, when the path or a parent is a regular file."""
+    for candidate in (root, *root.parents):
+        if candidate.exists():
+            if not candidate.is_dir():
+                raise ConfigError(str(root), f"a directory for the workspace, but {candidate} is a regular file", "pass --workspace pointing to a directory")
+            return

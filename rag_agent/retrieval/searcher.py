@@ -66,7 +66,9 @@ class ChunkTexts:
         else:
             if not self.db_path.exists():
                 raise IndexError_(str(self.db_path), "a workspace database with ingested chunks", "run `python -m rag_agent ingest ...` first")
-            con = duckdb.connect(str(self.db_path))
+            from rag_agent.db import open_file
+
+            con = open_file(self.db_path)  # waits out another process's transaction (one line if it outlasts)
             try:
                 rows = con.execute(sql, [chunk_ids]).fetchall()
             except duckdb.CatalogException as exc:
