@@ -15,13 +15,15 @@ Accepted inputs and how each document's `doc_id` is formed:
 A path that does not exist is a user error (`DataError`, raised before anything is read). Every
 other problem is local to one input and becomes one `Skipped(source, reason)`: binary files
 (NUL bytes), empty or whitespace-only text, text that is not UTF-8, unreadable files, a
-manifest line that is not JSON or lacks its keys, and a doc_id already seen in this ingest. A
-large corpus with a few broken files should ingest everything else and say what it left out.
+manifest line that is not JSON or lacks its keys, a doc_id already seen in this ingest, a file
+larger than `chunking.max_document_bytes`, and, inside a folder, dangling symlinks, symlink loops
+and directories named like text files (``x.txt/``). A large corpus with a few broken files should ingest everything else and say what it left out.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -40,24 +42,31 @@ class Skipped:
     reason: str
 
 
-def iter_documents(paths: Iterable[Path | str]) -> Iterator[Document | Skipped]:
-    """Documents (and `Skipped` notes) from `paths`, in order; raises `DataError` for a missing path."""
+def iter_documents(paths: Iterable[Path | str], max_bytes: int | None = None) -> Iterator[Document | Skipped]:
+    """Documents (and `Skipped` notes) from `paths`, in order; raises `DataError` for a missing path.
+
+    `max_bytes`: larger files (and BEIR texts) are skipped with their size (None: no limit).
+    """
     resolved = [Path(p) for p in paths]
     for path in resolved:
         if not path.exists():
             raise DataError(str(path), "an existing file or folder", "check the path (folders, .txt/.md, contracts_*.jsonl, corpus.jsonl)")
-    return _dedupe(_iter_all(resolved))
+    return _dedupe(_iter_all(resolved, max_bytes))
 
 
-def _iter_all(paths: list[Path]) -> Iterator[Document | Skipped]:
+def _iter_all(paths: list[Path], max_bytes: int | None) -> Iterator[Document | Skipped]:
     for path in paths:
         if path.is_dir():
-            for file in sorted(p for p in path.rglob("*") if p.suffix.lower() in TEXT_SUFFIXES and p.is_file()):
-                yield _load_text_file(file, file.relative_to(path).with_suffix("").as_posix())
+            for file in sorted(p for p in path.rglob("*") if p.suffix.lower() in TEXT_SUFFIXES):
+                odd = _not_a_text_file(file)
+                if odd:
+                    yield Skipped(str(file), odd)
+                    continue
+                yield _load_text_file(file, file.relative_to(path).with_suffix("").as_posix(), max_bytes=max_bytes)
         elif path.suffix.lower() in TEXT_SUFFIXES:
-            yield _load_text_file(path, path.stem)
+            yield _load_text_file(path, path.stem, max_bytes=max_bytes)
         elif path.suffix.lower() == ".jsonl":
-            yield from _load_jsonl(path)
+            yield from _load_jsonl(path, max_bytes)
         else:
             yield Skipped(str(path), f"unsupported file type {path.suffix or '(none)'!r}; expected .txt, .md, a folder, contracts_*.jsonl or corpus.jsonl")
 
@@ -73,9 +82,40 @@ def _dedupe(items: Iterator[Document | Skipped]) -> Iterator[Document | Skipped]
         yield item
 
 
-def _load_text_file(path: Path, doc_id: str, title: str = "", source: str | None = None) -> Document | Skipped:
+def _not_a_text_file(path: Path) -> str | None:
+    """Why a folder entry named *.txt/*.md is not a readable file, or None when it is one."""
+    try:
+        if path.is_symlink():
+            try:
+                path.resolve(strict=True)
+            except RuntimeError:  # Python < 3.13 reports a loop this way
+                return "symlink loop; remove the link"
+            except OSError as exc:
+                if "loop" in str(exc).lower() or getattr(exc, "errno", None) == 40:
+                    return "symlink loop; remove the link"
+                return f"dangling symlink (target {os.readlink(path)!r} does not exist); fix or remove the link"
+        if path.is_dir():
+            return "a directory named like a text file; its contents are not read (pass the folder itself to ingest them)"
+        if not path.is_file():
+            return "not a regular file (device, pipe or socket)"
+    except OSError as exc:
+        return f"unreadable ({exc.strerror or exc})"
+    return None
+
+
+def _too_big(size: int, max_bytes: int | None) -> str | None:
+    if max_bytes is None or size <= max_bytes:
+        return None
+    return f"{size:,} bytes, over chunking.max_document_bytes={max_bytes:,}; split the file or raise that limit"
+
+
+def _load_text_file(path: Path, doc_id: str, title: str = "", source: str | None = None,
+                    max_bytes: int | None = None) -> Document | Skipped:
     source = source or str(path)
     try:
+        too_big = _too_big(path.stat().st_size, max_bytes)
+        if too_big:
+            return Skipped(source, too_big)  # checked before reading: a huge file is never loaded
         raw = path.read_bytes()
     except OSError as exc:
         return Skipped(source, f"unreadable ({exc.strerror or exc})")
@@ -102,7 +142,7 @@ def _decode(raw: bytes) -> str | _Bad:
     return text
 
 
-def _load_jsonl(path: Path) -> Iterator[Document | Skipped]:
+def _load_jsonl(path: Path, max_bytes: int | None = None) -> Iterator[Document | Skipped]:
     try:
         handle = open(path, "rb")
     except OSError as exc:
@@ -127,20 +167,20 @@ def _load_jsonl(path: Path) -> Iterator[Document | Skipped]:
                 if kind is None:
                     yield Skipped(str(path), "unknown .jsonl format; expected manifest lines with 'file' or BEIR lines with '_id'")
                     return
-            yield _beir_document(record, path, where) if kind == "beir" else _manifest_document(record, path, where)
+            yield _beir_document(record, path, where, max_bytes) if kind == "beir" else _manifest_document(record, path, where, max_bytes)
 
 
-def _manifest_document(record: dict, manifest: Path, where: str) -> Document | Skipped:
+def _manifest_document(record: dict, manifest: Path, where: str, max_bytes: int | None = None) -> Document | Skipped:
     doc_id, file = record.get("doc_id"), record.get("file")
     if not isinstance(doc_id, str) or not doc_id or not isinstance(file, str) or not file:
         return Skipped(where, "manifest line needs string 'doc_id' and 'file'")
     target = manifest.parent / file
     if not target.is_file():
         return Skipped(where, f"file {file!r} not found next to the manifest ({target})")
-    return _load_text_file(target, doc_id, title=str(record.get("title") or ""))
+    return _load_text_file(target, doc_id, title=str(record.get("title") or ""), max_bytes=max_bytes)
 
 
-def _beir_document(record: dict, corpus: Path, where: str) -> Document | Skipped:
+def _beir_document(record: dict, corpus: Path, where: str, max_bytes: int | None = None) -> Document | Skipped:
     doc_id = record.get("_id")
     body, title = record.get("text") or "", record.get("title") or ""
     if not isinstance(doc_id, (str, int)) or doc_id == "" or not isinstance(body, str) or not isinstance(title, str):
@@ -148,4 +188,7 @@ def _beir_document(record: dict, corpus: Path, where: str) -> Document | Skipped
     text = f"{title}\n\n{body}" if title.strip() else body
     if not text.strip():
         return Skipped(where, "empty or whitespace-only text")
+    too_big = _too_big(len(text.encode("utf-8")), max_bytes)
+    if too_big:
+        return Skipped(where, too_big)
     return Document(doc_id=str(doc_id), text=text, source=str(corpus), title=title)

@@ -13,7 +13,12 @@ starts (and ends) by reconciling: any chunk row whose chunk_id is missing from t
 embedded and added. So an interrupted ingest, re-run, ends with DB and index consistent: rows
 committed before the crash get their vectors in the reconcile step, and documents whose rows
 were not committed are simply new again. Index `add` skips chunk ids it already holds, so a
-vector saved twice is harmless too.
+vector saved twice is harmless too. Within a group (and so within one large document) the index
+is saved every `commit_chunks` embedded chunks, so an interrupted ingest of a huge document keeps
+the vectors it embedded and the re-run embeds only the rest.
+
+A workspace in use: the DuckDB file is opened for each transaction and closed again, never for
+the whole ingest, so other commands can read the workspace while a large ingest embeds.
 """
 
 from __future__ import annotations
@@ -78,47 +83,44 @@ def ingest(
     from rag_agent.retrieval.factory import open_index
 
     started = time.perf_counter()
-    items = iter_documents(paths)  # raises DataError for a missing path before any work
     cfg = ws.config
+    items = iter_documents(paths, max_bytes=cfg.chunking.max_document_bytes)  # DataError for a missing path
     if embedder is None:
         from rag_agent.retrieval.embedder import SentenceTransformerEmbedder
 
         embedder = SentenceTransformerEmbedder.from_spec(cfg.models.embedder, batch_size=cfg.models.batch_size, device=cfg.models.device)
     report = IngestReport(embedder_version=embedder.version)
     index = open_index(ws, embedder.version, _saved_index_dim(ws, embedder.version) or embedder.dim, create=True)
-    con = ws.connect()
-    try:
-        with _progress_bar(progress) as bar:
-            writer = _GroupWriter(ws, con, index, embedder, bar)
-            report.chunks_reconciled = writer.reconcile()
+    with _progress_bar(progress) as bar:
+        writer = _GroupWriter(ws, index, embedder, bar, cfg.chunking.commit_chunks)
+        report.chunks_reconciled = writer.reconcile()
+        with ws.db() as con:
             known = dict(con.execute("SELECT doc_id, sha256 FROM documents").fetchall())
-            read_task = bar.add_task("reading documents", total=None) if bar else None
-            for item in items:
-                if bar:
-                    bar.advance(read_task)
-                if isinstance(item, Skipped):
-                    report.skipped.append(item)
-                    continue
-                digest = sha256_text(item.text)
-                if item.doc_id in known:
-                    if known[item.doc_id] == digest:
-                        report.documents_unchanged += 1
-                    else:
-                        report.skipped.append(
-                            Skipped(item.source, f"doc_id {item.doc_id!r} already ingested with different content; rename it or use a new workspace")
-                        )
-                    continue
-                chunks = chunk_document(item, cfg.chunking)
-                known[item.doc_id] = digest
-                writer.add(item, digest, chunks)
-                report.documents_ingested += 1
-                report.chunks_added += len(chunks)
-                if writer.pending_chunks >= cfg.chunking.commit_chunks:
-                    writer.flush()
-            writer.flush()
-            report.chunks_reconciled += writer.reconcile()  # normally 0; guards index/DB drift
-    finally:
-        con.close()
+        read_task = bar.add_task("reading documents", total=None) if bar else None
+        for item in items:
+            if bar:
+                bar.advance(read_task)
+            if isinstance(item, Skipped):
+                report.skipped.append(item)
+                continue
+            digest = sha256_text(item.text)
+            if item.doc_id in known:
+                if known[item.doc_id] == digest:
+                    report.documents_unchanged += 1
+                else:
+                    report.skipped.append(
+                        Skipped(item.source, f"doc_id {item.doc_id!r} already ingested with different content; rename it or use a new workspace")
+                    )
+                continue
+            chunks = chunk_document(item, cfg.chunking)
+            known[item.doc_id] = digest
+            writer.add(item, digest, chunks)
+            report.documents_ingested += 1
+            report.chunks_added += len(chunks)
+            if writer.pending_chunks >= cfg.chunking.commit_chunks:
+                writer.flush()
+        writer.flush()
+        report.chunks_reconciled += writer.reconcile()  # normally 0; guards index/DB drift
     report.index_size = len(index)
     report.seconds = time.perf_counter() - started
     log.info(
@@ -135,8 +137,9 @@ def ingest(
 class _GroupWriter:
     """Buffers new documents; `flush` commits their rows, then embeds and saves the index."""
 
-    def __init__(self, ws, con, index: VectorIndex, embedder: TextEmbedder, bar):
-        self.ws, self.con, self.index, self.embedder, self.bar = ws, con, index, embedder, bar
+    def __init__(self, ws, index: VectorIndex, embedder: TextEmbedder, bar, save_every: int):
+        self.ws, self.index, self.embedder, self.bar = ws, index, embedder, bar
+        self.save_every = max(1, save_every)
         self.documents: list[tuple[Document, str]] = []
         self.chunks: list[Chunk] = []
         self.embed_task = bar.add_task("embedding chunks", total=0) if bar else None
@@ -159,37 +162,39 @@ class _GroupWriter:
 
     def reconcile(self) -> int:
         """Embed chunk rows the index lacks (left by an interrupted ingest); returns how many."""
-        ids = self.con.execute("SELECT chunk_id FROM chunks ORDER BY doc_id, ordinal").fetchall()
-        missing = _missing_from_index(self.index, [row[0] for row in ids])
-        if not missing:
-            return 0
-        log.warning("%d chunks in the database lack vectors (interrupted ingest?); embedding them now", len(missing))
-        self.con.execute("CREATE TEMP TABLE IF NOT EXISTS missing_chunks (chunk_id TEXT)")
-        self.con.execute("DELETE FROM missing_chunks")
-        self.con.executemany("INSERT INTO missing_chunks VALUES (?)", [[c] for c in missing])
-        rows = self.con.execute(
-            "SELECT c.chunk_id, c.doc_id, c.text FROM chunks c JOIN missing_chunks m USING (chunk_id) ORDER BY c.doc_id, c.ordinal"
-        ).fetchall()
+        with self.ws.db() as con:
+            ids = con.execute("SELECT chunk_id FROM chunks ORDER BY doc_id, ordinal").fetchall()
+            missing = _missing_from_index(self.index, [row[0] for row in ids])
+            if not missing:
+                return 0
+            log.warning("%d chunks in the database lack vectors (interrupted ingest?); embedding them now", len(missing))
+            con.execute("CREATE TEMP TABLE IF NOT EXISTS missing_chunks (chunk_id TEXT)")
+            con.execute("DELETE FROM missing_chunks")
+            con.executemany("INSERT INTO missing_chunks VALUES (?)", [[c] for c in missing])
+            rows = con.execute(
+                "SELECT c.chunk_id, c.doc_id, c.text FROM chunks c JOIN missing_chunks m USING (chunk_id) ORDER BY c.doc_id, c.ordinal"
+            ).fetchall()
         self._embed_and_save(rows)
         return len(rows)
 
     def _commit_rows(self) -> None:
         doc_rows = [[d.doc_id, d.source, d.title, digest, len(d.text), d.text] for d, digest in self.documents]
         chunk_rows = [[c.chunk_id, c.doc_id, c.ordinal, c.start, c.end, c.text, sha256_text(c.text)] for c in self.chunks]
-        self.con.execute("BEGIN")
-        try:
-            self.con.executemany(
-                "INSERT INTO documents (doc_id, source, title, sha256, n_chars, text) VALUES (?, ?, ?, ?, ?, ?)", doc_rows
-            )
-            if chunk_rows:
-                self.con.executemany(
-                    "INSERT INTO chunks (chunk_id, doc_id, ordinal, start_char, end_char, text, content_hash) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    chunk_rows,
+        with self.ws.db() as con:
+            con.execute("BEGIN")
+            try:
+                con.executemany(
+                    "INSERT INTO documents (doc_id, source, title, sha256, n_chars, text) VALUES (?, ?, ?, ?, ?, ?)", doc_rows
                 )
-            self.con.execute("COMMIT")
-        except BaseException:
-            self.con.execute("ROLLBACK")
-            raise
+                if chunk_rows:
+                    con.executemany(
+                        "INSERT INTO chunks (chunk_id, doc_id, ordinal, start_char, end_char, text, content_hash) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        chunk_rows,
+                    )
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
 
     def _embed_and_save(self, rows: Sequence[tuple[str, str, str]]) -> None:
         from rag_agent.retrieval.factory import save_index
@@ -199,12 +204,19 @@ class _GroupWriter:
         if self.bar:
             task = self.bar.tasks[self.embed_task]
             self.bar.update(self.embed_task, total=(task.total or 0) + len(rows))
+        unsaved = 0
         for offset in range(0, len(rows), ENCODE_SLICE):
             part = rows[offset : offset + ENCODE_SLICE]
+            if self.bar:  # names the document, so a huge one shows its progress chunk by chunk
+                self.bar.update(self.embed_task, description=f"embedding chunks ({part[0][1]})")
             vectors = self.embedder.encode([r[2] for r in part])
             self.index.add([r[0] for r in part], [r[1] for r in part], vectors)
+            unsaved += len(part)
             if self.bar:
                 self.bar.advance(self.embed_task, len(part))
+            if unsaved >= self.save_every and offset + len(part) < len(rows):
+                save_index(self.ws, self.index)  # checkpoint inside a large group/document
+                unsaved = 0
         save_index(self.ws, self.index)
 
 
