@@ -71,6 +71,11 @@ def run(
     from rag_agent.graph.runner import run_tasks
     from rag_agent.tasks import load_tasks, select
 
+    from rag_agent.errors import ConfigError, LLMUnavailableError
+
+    for name, value in (("--limit", limit), ("--workers", workers)):
+        if value is not None and value < 1:
+            raise ConfigError(f"{name} {value}", "a whole number >= 1", f"pass {name} 1 or more (leave out --limit to run every task)")
     setup_logging(verbose)
     ws = open_workspace(workspace, overrides, create=False)
     run_id = run_id or f"run-{time.strftime('%Y%m%d-%H%M%S')}"
@@ -84,12 +89,18 @@ def run(
         def on_result(result) -> None:
             counts[result.status] = counts.get(result.status, 0) + 1
             counts["ok"] += bool(result.success)
-            bar.update(job, advance=1, status=f"ok {counts['ok']} · failed {counts['failed']}")
+            bar.update(job, advance=1, status=f"ok {counts['ok']} · failed {counts['failed']} · LLM unreachable {counts.get('unreachable', 0)}")
 
         summary = run_tasks(ws, chosen, run_id, workers=workers or ws.config.agent.workers, progress=on_result, seed=seed,
                             on_start=lambda n: bar.update(job, total=n))
     summary.problems = loaded.problems
     print_summary(summary)
+    if summary.pending:
+        reason = summary.outage or f"the LLM was unreachable for {summary.unreachable} task(s)"
+        raise LLMUnavailableError(
+            f"run {run_id} stopped with {summary.pending} task(s) pending", f"a reachable LLM ({reason})",
+            f"check llm.base_url / the server, then resume with --run-id {run_id} (finished tasks are kept)",
+        )
 
 
 def print_summary(summary) -> None:
@@ -100,6 +111,8 @@ def print_summary(summary) -> None:
     table = Table(title=f"run {summary.run_id}", show_header=False)
     rate = summary.success_rate
     table.add_row("tasks", f"{summary.tasks} ({summary.done} done, {summary.failed} failed; {summary.skipped_now} already in the run)")
+    if getattr(summary, "pending", 0):
+        table.add_row("pending (LLM unreachable)", f"{summary.unreachable} failed on transport, {summary.not_started} not started; retried on resume")
     table.add_row("success rate", "no gold answers" if rate is None else f"{rate:.1%} ({summary.successes}/{summary.labelled}; failed tasks count as unsuccessful)")
     for kind, (ok, n) in summary.success_by_type.items():
         table.add_row(f"  {kind}", f"{ok / n:.1%} ({ok}/{n})")

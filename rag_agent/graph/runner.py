@@ -5,18 +5,26 @@ graph (streamed, so a task that fails mid-way still keeps the trace of what it d
 the answer checker when the task file has gold answers, and is committed to the trace store in one
 transaction. Tasks already committed under the same run id are skipped, so an interrupted run is
 continued by running it again.
+
+Outages: a task whose LLM stayed unreachable through every transport retry (`LLMUnavailableError`)
+is not the task's fault, so it is NOT committed: it stays pending and a resumed run (same run id)
+runs it again, while a task that failed for its own reasons is committed as 'failed' and is not
+retried. (Committing it with a special status would let `feedback harvest` consume a trace that
+the resume later replaces.) After `agent.max_consecutive_failures` such tasks in a row the run
+stops: the summary's `outage` says why and the CLI exits non-zero.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
-from rag_agent.errors import RagloopError
+from rag_agent.errors import LLMUnavailableError, RagloopError
 from rag_agent.graph.build import build_graph, run_config
 from rag_agent.graph.prompts import PROMPT_VERSION
 from rag_agent.graph.state import AgentDeps, AgentState, initial_state
@@ -31,7 +39,7 @@ Checker = Callable[[str | None, str, str], object]  # (answer_type, predicted, g
 @dataclass
 class TaskResult:
     task_id: str
-    status: str  # 'done' | 'failed' | 'skipped' (already in the run)
+    status: str  # 'done' | 'failed' | 'skipped' (already in the run) | 'unreachable' (not committed; retried on resume)
     error: str | None = None
     answer: str = ""
     citations: list[dict] = field(default_factory=list)  # {"n", "ref", "doc_id", "text"}
@@ -56,6 +64,14 @@ class RunSummary:
     seconds_per_task: float = 0.0
     llm_share: float = 0.0  # share of task wall time spent inside LLM calls
     problems: list[str] = field(default_factory=list)  # malformed task-file lines
+    unreachable: int = 0  # tasks of this invocation left pending because the LLM was unreachable
+    not_started: int = 0  # tasks left pending because the run stopped on an outage
+    outage: str | None = None  # why the run stopped early (None: it did not)
+
+    @property
+    def pending(self) -> int:
+        """Tasks a resume with the same run id will run again."""
+        return self.unreachable + self.not_started
 
     @property
     def success_rate(self) -> float | None:
@@ -109,6 +125,9 @@ def execute_task(graph, deps: AgentDeps, store: TraceStore, run_id: str, task: T
     state: AgentState = {}
     if problem is None:
         state, error = run_graph(graph, deps, task)
+        if isinstance(error, LLMUnavailableError):
+            log.warning("task %s not run: %s (it stays pending; resume the run id to retry it)", task.id, error)
+            return TaskResult(task_id=task.id, status="unreachable", error=str(error), seconds=time.perf_counter() - started)
         problem = str(error) if error else None
     for step_no, step in enumerate(state.get("steps", []), start=1):
         store.record(trace, "steps", step_no=step_no, **step)
@@ -177,23 +196,54 @@ def run_tasks(ws, tasks: Iterable[Task] | str | Path, run_id: str, llm=None, ret
         graph = build_graph(deps)
         doc_ids = known_doc_ids(store)
         checker = checker or (default_checker() if any(t.answer is not None for t in pending) else None)
+        breaker = _OutageBreaker(ws.config.agent.max_consecutive_failures)
 
-        def one(task: Task) -> TaskResult:
+        def one(task: Task) -> TaskResult | None:
+            if breaker.tripped:
+                return None  # the LLM is down: leave the task pending instead of paying its retries
             result = execute_task(graph, deps, store, run_id, task, checker, doc_ids)
+            breaker.observe(result)
             if progress:
                 progress(result)
             return result
 
         if workers <= 1:
-            for task in pending:
-                one(task)
+            results = [one(task) for task in pending]
         else:
             with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="agent") as pool:
-                list(pool.map(one, pending))
-        return summarize(store, run_id, skipped_now=len(tasks) - len(pending), problems=problems)
+                results = list(pool.map(one, pending))
+        summary = summarize(store, run_id, skipped_now=len(tasks) - len(pending), problems=problems)
+        summary.unreachable = sum(1 for r in results if r is not None and r.status == "unreachable")
+        summary.not_started = sum(1 for r in results if r is None)
+        summary.outage = breaker.reason
+        return summary
     finally:
         if own_store:
             store.close()
+
+
+class _OutageBreaker:
+    """Counts tasks failing in a row because the LLM is unreachable; trips at `limit`."""
+
+    def __init__(self, limit: int):
+        self.limit = max(1, limit)
+        self.consecutive = 0
+        self.reason: str | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def tripped(self) -> bool:
+        return self.reason is not None
+
+    def observe(self, result: TaskResult) -> None:
+        with self._lock:
+            if result.status != "unreachable":
+                self.consecutive = 0
+                return
+            self.consecutive += 1
+            if self.consecutive >= self.limit and self.reason is None:
+                self.reason = (f"the LLM was unreachable for {self.consecutive} tasks in a row "
+                               f"(agent.max_consecutive_failures={self.limit}); last error: {result.error}")
 
 
 def summarize(store: TraceStore, run_id: str, skipped_now: int = 0, problems: list[str] | None = None) -> RunSummary:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, TypeVar
 
 from rag_agent.config import LLMConfig
-from rag_agent.errors import LLMError
+from rag_agent.errors import LLMError, LLMUnavailableError
 from rag_agent.protocols import Reply
 
 log = logging.getLogger(__name__)
@@ -192,7 +192,7 @@ class BaseChatLLM:
                 return call()
             except TransientError as exc:
                 if attempt + 1 >= attempts:
-                    raise LLMError(exc.what, exc.expected, exc.fix) from None
+                    raise LLMUnavailableError(exc.what, exc.expected, exc.fix) from None
                 delay = self.cfg.backoff_s * (2**attempt)
                 log.warning("%s: %s; retry %d/%d in %.1fs", self.name, exc.what, attempt + 1, attempts - 1, delay)
                 self._sleep(delay)
