@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import List, Optional
 
@@ -27,6 +29,45 @@ app = RagloopApp(
 )
 
 BASELINES_DIR = Path(__file__).resolve().parent / "baselines"
+
+
+@dataclass
+class EvalScratch:
+    """Stands in for a workspace where evals needs only a config and an embedding cache, so
+    `evals run` on a bare checkout works without silently creating ./workspace."""
+
+    config: object
+    cache_dir: Path
+
+
+def eval_cache_dir() -> Path:
+    """`$RAGLOOP_CACHE/eval-cache` or ~/.cache/ragloop/eval-cache (embeddings only; rebuildable)."""
+    return Path(os.environ.get("RAGLOOP_CACHE", Path.home() / ".cache" / "ragloop")) / "eval-cache"
+
+
+def existing_workspace(workspace: Path, overrides):
+    """The workspace at `workspace` when one exists there, else None: a command that only reads a
+    workspace (or fails) must never create one."""
+    from rag_agent.workspace import Workspace
+
+    if (workspace / "ragloop.toml").is_file() or (workspace / "ragloop.duckdb").is_file():
+        return Workspace.open(workspace, overrides=overrides, create=False)
+    return None
+
+
+def _config_of(ws, overrides):
+    from rag_agent.config import RagloopConfig
+
+    return ws.config if ws is not None else RagloopConfig().apply_overrides(overrides)
+
+
+def console(stderr: bool = False):
+    """A console that never cuts a number: when the output is not a terminal (`| cat`, a file, CI)
+    tables get a wide line instead of rich's 80-column default."""
+    from rich.console import Console
+
+    stream = sys.stderr if stderr else sys.stdout
+    return Console(stderr=stderr, width=None if stream.isatty() else 250)
 
 
 def _setup_logging(verbose: bool) -> None:
@@ -60,12 +101,16 @@ def run(
     _setup_logging(verbose)
     from evals.results import dump_results, save_result
     from evals.runner import evaluate_path
-    from rag_agent.workspace import Workspace
+    from evals.suites import discover
 
-    ws = Workspace.open(workspace, overrides=overrides)
-    cfg = ws.config
-    results = evaluate_path(suite, split, embedder or cfg.models.embedder, reranker or cfg.models.reranker, ws=ws, cfg=cfg)
-    if store:
+    ws = existing_workspace(workspace, overrides)
+    cfg = _config_of(ws, overrides)
+    discover(suite, split)  # a wrong --suite/--split fails here, before any model is loaded
+    scratch = ws or EvalScratch(cfg, eval_cache_dir())
+    results = evaluate_path(suite, split, embedder or cfg.models.embedder, reranker or cfg.models.reranker, ws=scratch, cfg=cfg)
+    if store and ws is None:
+        log.info("no workspace at %s: results not stored (pass --workspace to an existing one, or --no-store)", workspace)
+    elif store:
         with ws.db() as con:
             for result in results:
                 save_result(con, result)
@@ -88,10 +133,14 @@ def gate(
     """Exit 1 when any suite drops by more than the tolerance with significance; 0 otherwise."""
     _setup_logging(False)
     from evals.gate import gate_many
-    from rag_agent.workspace import Workspace
+    from rag_agent.config_bounds import check_number
+    from rag_agent.errors import ConfigError
 
-    ws = Workspace.open(workspace, overrides=overrides)
-    decision = gate_many(_load_results(candidate, ws), _load_results(baseline, ws), ws.config, tolerance=tolerance, metric=metric)
+    if tolerance is not None and check_number("gate.tolerance", tolerance, float):
+        raise ConfigError(f"--tolerance {tolerance}", check_number("gate.tolerance", tolerance, float), "pass a tolerance like 0.01")
+    ws = existing_workspace(workspace, overrides)
+    decision = gate_many(_load_results(candidate, ws, workspace), _load_results(baseline, ws, workspace), _config_of(ws, overrides),
+                         tolerance=tolerance, metric=metric)
     if as_json:
         typer.echo(json.dumps(decision.to_dict(), indent=1))
     else:
@@ -113,10 +162,10 @@ def baseline(
     from evals.results import dump_results
     from evals.runner import evaluate_path
     from rag_agent.config import RagloopConfig
-    from rag_agent.workspace import Workspace
 
-    ws = Workspace.open(workspace)  # only its embedding cache is used
     cfg = RagloopConfig().apply_overrides(overrides)
+    existing = existing_workspace(workspace, None)
+    ws = EvalScratch(cfg, existing.cache_dir if existing else eval_cache_dir())  # only an embedding cache is used
     results = []
     for path in [suite] if suite else ci_suite_paths(Path(cfg.data_dir)):
         results += evaluate_path(path, None, cfg.models.embedder, cfg.models.reranker, ws=ws, cfg=cfg)
@@ -133,18 +182,21 @@ def baseline(
 @app.command("list")
 def list_runs(workspace: Path = WorkspaceOpt, limit: int = typer.Option(20, "--limit")) -> None:
     """Recent evaluations recorded in the workspace DB."""
-    from rich.console import Console
     from rich.table import Table
 
     from evals.results import list_results
-    from rag_agent.workspace import Workspace
+    from rag_agent.errors import ConfigError
 
-    ws = Workspace.open(workspace, create=False)
+    if limit < 1:
+        raise ConfigError(f"--limit {limit}", "a whole number >= 1", "pass --limit 1 or more")
+    ws = existing_workspace(workspace, None)
+    if ws is None:
+        raise ConfigError(str(workspace), "an existing workspace", "pass --workspace pointing to one (evals run stores results there)")
     table = Table("eval_id", "suite", "split", "embedder", "reranker", "created", "ndcg@10")
-    with ws.db() as con:
+    with ws.db(read_only=True) as con:
         for eval_id, suite, split, emb, rr, created, metrics in list_results(con, limit):
             table.add_row(eval_id, suite, split, emb, rr or "-", str(created)[:19], f"{json.loads(metrics).get('ndcg@10', 0):.5f}")
-    Console().print(table)
+    console().print(table)
 
 
 def ci_suite_paths(data_dir: Path) -> list[Path]:
@@ -152,8 +204,9 @@ def ci_suite_paths(data_dir: Path) -> list[Path]:
     return [data_dir / "mteb_law" / "aila_statutes", data_dir / "mteb_law" / "legalbench_corporate_lobbying", data_dir / "cuad"]
 
 
-def _load_results(items: list[str], ws):
+def _load_results(items: list[str], ws, workspace: Path):
     from evals.results import load_result, read_results_file
+    from rag_agent.errors import DataError
 
     results = []
     for item in items:
@@ -163,14 +216,16 @@ def _load_results(items: list[str], ws):
                 results += read_results_file(file)
         elif path.is_file():
             results += read_results_file(path)
+        elif ws is None:
+            raise DataError(item, f"a results file, a baseline folder, or an eval_id of an existing workspace (none at {workspace})",
+                            "check the path, or pass --workspace")
         else:
-            with ws.db(read_only=False) as con:
+            with ws.db(read_only=True) as con:
                 results.append(load_result(con, item))
     return results
 
 
 def print_results(results) -> None:
-    from rich.console import Console
     from rich.table import Table
 
     table = Table("suite", "split", "queries", "NDCG@10", "Recall@10", "Recall@100", "MRR@10", "seconds", title="retrieval evaluation")
@@ -181,18 +236,17 @@ def print_results(results) -> None:
             *(f"{m.get(name, float('nan')):.5f}" for name in ("ndcg@10", "recall@10", "recall@100", "mrr@10")),
             f"{r.seconds:.1f}",
         )
-    Console().print(table)
+    console().print(table)
     for r in results:
         if r.details.get("evidence_total"):
             d = r.details
-            Console(stderr=True).print(
+            console(stderr=True).print(
                 f"{r.suite}/{r.split}: {d['chunks']} chunks; evidence located {d['evidence_total'] - d['evidence_unlocated']}/{d['evidence_total']}"
                 f" (by parts {d['evidence_in_parts']}, normalised {d['evidence_normalised']}); chunking {r.chunking}"
             )
 
 
 def print_gate(decision) -> None:
-    from rich.console import Console
     from rich.table import Table
 
     table = Table("suite", "metric", "queries", "baseline", "candidate", "delta", "95% CI", "P(not worse)", "verdict", title=f"gate (tolerance {decision.tolerance})")
@@ -202,10 +256,10 @@ def print_gate(decision) -> None:
             s.suite, s.metric, str(s.n_queries), f"{s.baseline:.5f}", f"{s.candidate:.5f}", f"{s.delta:+.5f}",
             f"[{s.ci_low:+.4f}, {s.ci_high:+.4f}]", f"{s.p_not_worse:.3f}", verdict,
         )
-    console = Console()
-    console.print(table)
+    out = console()
+    out.print(table)
     for key in decision.unpaired:
-        console.print(f"not gated (only one side has it): {key}")
+        out.print(f"not gated (only one side has it): {key}")
 
 
 def main() -> None:

@@ -111,6 +111,9 @@ def discover(path: Path | str, split: str | None = None) -> list[SuiteRef]:
         )
     with_split = [ref for ref in found if _has_split(ref)]
     if not with_split:
+        bare = [ref for ref in found if not available_splits(ref.kind, ref.path)]
+        if bare and bare[0].kind == "beir":
+            raise DataError(f"{bare[0].path}", "qrels/<split>.tsv beside corpus.jsonl and queries.jsonl (qrels missing)", "add the suite's qrels folder")
         available = sorted({s for ref in found for s in available_splits(ref.kind, ref.path)})
         raise DataError(f"--split {split}", f"a split present in {root} ({', '.join(available) or 'none'})", "pick one of those")
     for ref in found:
@@ -168,14 +171,22 @@ def _first_existing(folder: Path, *names: str) -> Path | None:
 
 def _read_jsonl(path: Path) -> Iterator[dict]:
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8") as fh:
-        for line_no, line in enumerate(fh, start=1):
+    with opener(path, "rb") as fh:
+        for line_no, raw in enumerate(fh, start=1):
+            line = _utf8(raw, path, line_no)
             if not line.strip():
                 continue
             try:
                 yield json.loads(line)
             except json.JSONDecodeError as exc:
                 raise DataError(f"{path}:{line_no}", f"one JSON object per line ({exc.msg})", "fix or regenerate the file") from exc
+
+
+def _utf8(raw: bytes, path: Path, line_no: int) -> str:
+    try:
+        return raw.decode("utf-8-sig" if line_no == 1 else "utf-8")
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path}:{line_no}", f"UTF-8 text (byte {exc.start} of that line is not)", "re-save the file as UTF-8") from None
 
 
 # ---- BEIR -----------------------------------------------------------------------------------------
@@ -200,6 +211,9 @@ def load_beir(ref: SuiteRef) -> BeirSuite:
     if missing:
         raise DataError(f"qrels query id {missing[0]}", "an id present in queries.jsonl", f"fix {folder}")
     queries = {qid: all_queries[qid] for qid in all_queries if qid in qrels}
+    if not queries:
+        # A score over 0 queries is not a result: storing it would look like NDCG 0.0.
+        raise DataError(f"{_qrels_path(folder, ref.split)}", "at least one query-id<TAB>corpus-id<TAB>score line (0 evaluable queries)", "fill the qrels file or pick another --split")
     return BeirSuite(ref.name, ref.split, corpus, queries, qrels)
 
 
@@ -213,8 +227,9 @@ def _qrels_path(folder: Path, split: str) -> Path:
 
 def _read_qrels(path: Path) -> dict[str, dict[str, int]]:
     qrels: dict[str, dict[str, int]] = {}
-    with open(path, encoding="utf-8") as fh:
-        for line_no, line in enumerate(fh, start=1):
+    with open(path, "rb") as fh:
+        for line_no, raw in enumerate(fh, start=1):
+            line = _utf8(raw, path, line_no)
             parts = line.rstrip("\n").split("\t") if "\t" in line else line.split()
             if not parts or not line.strip():
                 continue
@@ -280,6 +295,8 @@ def load_cuad(ref: SuiteRef, join_gap: int = 500, omitted: str = "drop") -> Cuad
             suite.tasks_without_span += 1
             continue
         suite.tasks.append(CuadTask(row["id"], row["doc_id"], row["question"], spans))
+    if not suite.tasks:
+        raise DataError(f"{folder / f'tasks_{split}.jsonl'}", "at least one task whose evidence is found in its contract (0 evaluable queries)", "check the task file and its contracts")
     if suite.evidence_unlocated:
         log.info(
             "%s/%s: %d of %d evidence strings not found in their contract (dropped), e.g. %s",

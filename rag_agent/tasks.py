@@ -4,7 +4,8 @@
 
 Only `id` and `question` are required. `evidence` is deliberately never read: the agent and the
 training loop must not see gold spans. A malformed line is reported with its line number and
-skipped so one bad line does not sink a run; problems that concern a task's content (empty
+skipped so one bad line does not sink a run (a file that is not UTF-8 is refused, naming the
+first bad line); problems that concern a task's content (empty
 question, unknown document) are reported per task by `preflight` and the task fails with that
 reason while the run goes on.
 """
@@ -46,8 +47,13 @@ def load_tasks(path: Path | str) -> TaskFile:
         raise DataError(str(path), "an existing JSONL task file", "pass --tasks pointing to a file like tasks_dev.jsonl")
     result = TaskFile(path=str(path))
     seen: set[str] = set()
-    with open(path, encoding="utf-8") as fh:
-        for line_no, line in enumerate(fh, start=1):
+    with open(path, "rb") as fh:
+        for line_no, raw in enumerate(fh, start=1):
+            try:
+                line = raw.decode("utf-8-sig" if line_no == 1 else "utf-8")
+            except UnicodeDecodeError as exc:
+                # An encoding problem concerns the whole file, not one task: refuse it.
+                raise DataError(f"{path}:{line_no}", f"UTF-8 text (byte {exc.start} of that line is not)", "re-save the task file as UTF-8") from None
             if not line.strip():
                 continue
             task, problem = _parse_line(line)
