@@ -95,7 +95,7 @@ def _not_a_text_file(path: Path) -> str | None:
                     return "symlink loop; remove the link"
                 return f"dangling symlink (target {os.readlink(path)!r} does not exist); fix or remove the link"
         if path.is_dir():
-            return "a directory named like a text file; its contents are not read (pass the folder itself to ingest them)"
+            return "a directory named like a text file, not a file (text files inside it are read like any sub-folder's)"
         if not path.is_file():
             return "not a regular file (device, pipe or socket)"
     except OSError as exc:

@@ -1,0 +1,77 @@
+"""A command that fails creates nothing; commands that need no workspace state work on a bare
+checkout without creating ./workspace; tables are not cut when output is not a terminal."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+BASELINES = REPO / "evals" / "baselines"
+
+
+def cli(cwd: Path, *args: str, cache: Path | None = None) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONPATH=str(REPO), OMP_NUM_THREADS="1")
+    env.pop("COLUMNS", None)
+    if cache is not None:
+        env["RAGLOOP_CACHE"] = str(cache)
+    return subprocess.run([sys.executable, "-m", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+
+
+def created(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir())
+
+
+def test_failed_evals_commands_create_no_workspace(tmp_path):
+    (tmp_path / "decoy").mkdir()  # cwd holds something, so "created nothing" is checked against it
+    attempts = [
+        ("evals", "run", "--suite", "nosuch"),
+        ("evals", "gate", "--candidate", "nosuch.json", "--baseline", str(BASELINES)),
+        ("evals", "gate", "--candidate", str(BASELINES), "--baseline", str(BASELINES), "--tolerance", "nan"),
+        ("evals", "list"),
+        ("rag_agent", "ingest", "nosuch.txt", "--set", "chunking.size=0"),
+        ("rag_agent", "ingest", str(REPO / "README.md"), "--set", "chunking.size=100"),  # overlap 200 >= size
+    ]
+    for args in attempts:
+        result = cli(tmp_path, *args)
+        assert result.returncode != 0 and "Traceback" not in result.stderr, (args, result.stderr[-2000:])
+        assert [line for line in result.stderr.splitlines() if line.startswith("error:")], (args, result.stderr[-2000:])
+        assert created(tmp_path) == ["decoy"], args
+
+
+def test_gate_tables_are_not_cut_when_piped():
+    result = subprocess.run(
+        f"{sys.executable} -m evals gate -c {BASELINES} -b {BASELINES} | cat", shell=True, cwd=REPO, capture_output=True,
+        text=True, timeout=300, env={k: v for k, v in dict(os.environ, PYTHONPATH=str(REPO)).items() if k != "COLUMNS"},
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "…" not in result.stdout and "+0.00000" in result.stdout
+    for name in ("aila_statutes", "legalbench_corporate_lobbying", "cuad"):
+        assert name in result.stdout
+
+
+def write_beir(folder: Path) -> Path:
+    folder.mkdir(parents=True)
+    texts = ["The tenant pays rent monthly.", "Delaware law governs this agreement.", "Either party may terminate."]
+    (folder / "corpus.jsonl").write_text("".join(json.dumps({"_id": f"d{i}", "title": "", "text": t}) + "\n" for i, t in enumerate(texts)))
+    (folder / "queries.jsonl").write_text(json.dumps({"_id": "q1", "text": "which law governs"}) + "\n")
+    (folder / "qrels").mkdir()
+    (folder / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq1\td1\t1\n")
+    return folder
+
+
+@pytest.mark.slow
+def test_evals_run_on_a_bare_checkout_uses_a_cache_not_a_workspace(tmp_path):
+    suite = write_beir(tmp_path / "suites" / "tiny")
+    cwd = tmp_path / "checkout"
+    cwd.mkdir()
+    result = cli(cwd, "evals", "run", "--suite", str(suite), "--embedder", "bundled:all-MiniLM-L6-v2", "--json", cache=tmp_path / "cache")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert json.loads(result.stdout)["results"][0]["n_queries"] == 1
+    assert created(cwd) == []  # no ./workspace
+    assert any((tmp_path / "cache" / "eval-cache").rglob("*")), "embeddings are cached outside the checkout"
