@@ -42,7 +42,7 @@ def ask(
                         reranker_version=deps.retriever.reranker_version, config=ws.config.to_dict())
         result = execute_task(build_graph(deps), deps, store, run_id, task, checker=None, doc_ids=known_doc_ids(store))
     console = Console()
-    if result.status == "failed":
+    if result.status in ("failed", "unreachable"):  # unreachable: the LLM endpoint is down (nothing recorded)
         typer.echo(f"error: {result.error}", err=True)
         raise typer.Exit(2)
     console.print(f"[bold]{result.answer or '(no answer)'}[/bold]")
