@@ -106,7 +106,7 @@ def _command_of(pid: str) -> str:
     except OSError:
         return "command unknown"
     words = [w for w in raw.decode("utf-8", "replace").split("\0") if w]
-    text = " ".join(words)
+    text = " ".join(" ".join(words).split())  # one line even for `python -c "<script>"`
     return text if len(text) <= 120 else text[:117] + "..."
 
 
