@@ -70,7 +70,12 @@ def evaluate_ref(ref: SuiteRef, embedder, reranker=None, ws=None, cfg: RagloopCo
     if ref.kind == "beir":
         qrels, run, texts, queries, chunking, details = _beir_run(load_beir(ref), embedder, cfg, cache)
     else:
-        qrels, run, texts, queries, chunking, details = _cuad_run(load_cuad(ref, cfg.eval.evidence_join_gap, cfg.eval.omitted_evidence), embedder, cfg, cache)
+        suite = load_cuad(ref, cfg.eval.evidence_join_gap, cfg.eval.omitted_evidence)
+        if not suite.tasks:  # checked before embedding anything (the check below needs the chunks)
+            raise DataError(str(ref.path), f"a suite with at least one evaluable query in split {ref.split!r} (0 evaluable queries)", "check its tasks and evidence")
+        qrels, run, texts, queries, chunking, details = _cuad_run(suite, embedder, cfg, cache)
+    if not qrels:  # a score over 0 queries is not a result: never return (or store) one
+        raise DataError(str(ref.path), f"a suite with at least one evaluable query in split {ref.split!r} (0 evaluable queries)", "check its qrels / tasks and evidence")
     if reranker is not None:
         run = rerank_run(run, queries, texts, reranker, cfg.eval.rerank_k)
     per_query = score_run(qrels, run, k=cfg.eval.k, recall_ks=RECALL_KS)

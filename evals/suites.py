@@ -295,8 +295,6 @@ def load_cuad(ref: SuiteRef, join_gap: int = 500, omitted: str = "drop") -> Cuad
             suite.tasks_without_span += 1
             continue
         suite.tasks.append(CuadTask(row["id"], row["doc_id"], row["question"], spans))
-    if not suite.tasks:
-        raise DataError(f"{folder / f'tasks_{split}.jsonl'}", "at least one task whose evidence is found in its contract (0 evaluable queries)", "check the task file and its contracts")
     if suite.evidence_unlocated:
         log.info(
             "%s/%s: %d of %d evidence strings not found in their contract (dropped), e.g. %s",
