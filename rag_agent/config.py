@@ -334,18 +334,10 @@ class RagloopConfig:
         setattr(target, name, _coerce(dotted, value, hints[name]))
 
     def _unknown_key(self, dotted: str) -> ConfigError:
-        """The three known keys nearest to a misspelt one (the full list is 100+ keys long)."""
-        import difflib
+        """Names the three known keys nearest to a misspelt one (the full list is 100+ keys long)."""
+        from rag_agent.config_bounds import nearest_keys
 
-        keys = self.keys()
-        near = difflib.get_close_matches(dotted, keys, n=3, cutoff=0.5)
-        leaves = {k.rsplit(".", 1)[-1]: k for k in keys}
-        for leaf in difflib.get_close_matches(dotted.rsplit(".", 1)[-1], list(leaves), n=3, cutoff=0.5):
-            if len(near) < 3 and leaves[leaf] not in near:
-                near.append(leaves[leaf])
-        if not near:
-            near = difflib.get_close_matches(dotted, keys, n=3, cutoff=0.0)
-        return ConfigError(dotted, "a known config key", f"did you mean {', '.join(near)}? (all keys: docs/operations.md)")
+        return ConfigError(dotted, "a known config key", f"did you mean {', '.join(nearest_keys(dotted, self.keys()))}?")
 
     def validate(self) -> None:
         """Refuse combinations of fields that cannot work together (each field alone is checked by `set`)."""

@@ -10,6 +10,7 @@ An entry in `BOUNDS` is needed only where a count must be >= 1 or a range is nar
 
 from __future__ import annotations
 
+import difflib
 import math
 from dataclasses import dataclass
 
@@ -136,3 +137,14 @@ def check_consistency(cfg) -> tuple[str, str, str] | None:
             "lower chunking.overlap or raise chunking.size",
         )
     return None
+
+
+def nearest_keys(dotted: str, keys: list[str], n: int = 3) -> list[str]:
+    """The `n` known keys nearest to `dotted`, by the whole key and then by its last part alone
+    (`agent.worker` and `workers` both find `agent.workers`)."""
+    near = difflib.get_close_matches(dotted, keys, n=n, cutoff=0.5)
+    leaves = {key.rsplit(".", 1)[-1]: key for key in keys}
+    for leaf in difflib.get_close_matches(dotted.rsplit(".", 1)[-1], list(leaves), n=n, cutoff=0.5):
+        if len(near) < n and leaves[leaf] not in near:
+            near.append(leaves[leaf])
+    return near or difflib.get_close_matches(dotted, keys, n=n, cutoff=0.0)
