@@ -153,6 +153,27 @@ class TraceStore:
         values = [[run_id, task_id] + [row.get(c) for c in columns] for row in rows]
         con.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})", values)
 
+    def replace_outcome(self, run_id: str, task_id: str, **row: Any) -> bool:
+        """An outcome reported after the task (`rag_agent.outcomes.record_outcome`): replaces the
+        task's `outcomes` row in one transaction; False (nothing written) when the task is absent."""
+        unknown = set(row) - set(TABLE_COLUMNS["outcomes"])
+        if unknown:
+            raise ValueError(f"unknown column(s) {sorted(unknown)} for trace table 'outcomes'")
+        with self._lock:
+            con = self._con
+            con.execute("BEGIN TRANSACTION")
+            try:
+                if not con.execute("SELECT 1 FROM tasks WHERE run_id = ? AND task_id = ?", [run_id, task_id]).fetchone():
+                    con.execute("ROLLBACK")
+                    return False
+                con.execute("DELETE FROM outcomes WHERE run_id = ? AND task_id = ?", [run_id, task_id])
+                self._insert(con, "outcomes", run_id, task_id, TABLE_COLUMNS["outcomes"], [row])
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+        return True
+
     # ---- reading ------------------------------------------------------------------------------
     def tasks(self, run_id: str) -> list[dict]:
         """The committed tasks of a run: task_id, status, error, seconds."""
