@@ -61,6 +61,7 @@ class ObservedRetrieval:
     query: str
     docs: list[ObservedDoc]
     seconds: float = 0.0
+    reranked: list[ObservedDoc] | None = None  # a reranker's output for this attempt (imported spans)
 
 
 @dataclass
@@ -77,12 +78,13 @@ class ObservedTask:
     status: str = "done"
     error: str | None = None
     seconds: float = 0.0
+    success: bool | None = None  # an outcome known at import time (else record_outcome later)
 
     def context(self) -> list[ObservedDoc]:
         """Every distinct retrieved document, first-seen order (what the app could show its LLM)."""
         seen: dict[str, ObservedDoc] = {}
         for call in self.retrievals:
-            for doc in call.docs:
+            for doc in call.reranked if call.reranked is not None else call.docs:
                 seen.setdefault(doc.id, doc)
         return list(seen.values())
 
@@ -146,7 +148,7 @@ def _connect_with_retry(db_path: Path, lock_timeout_s: float):
 
 def _ingest_missing(con, tasks: list[ObservedTask], redact: Redact) -> dict[str, str]:
     """Insert documents the workspace lacks (one transaction); returns chunk_id -> workspace doc_id."""
-    docs = {d.id: d for t in tasks for call in t.retrievals for d in call.docs}
+    docs = {d.id: d for t in tasks for call in t.retrievals for d in call.docs + (call.reranked or [])}
     if not docs:
         return {}
     known = dict(con.execute("SELECT chunk_id, doc_id FROM chunks WHERE chunk_id IN (SELECT unnest(?))", [list(docs)]).fetchall())
@@ -190,14 +192,18 @@ def record_rows(store, task: ObservedTask, run_id: str, doc_ids: dict[str, str],
         if previous is not None:
             store.record(trace, "rewrites", attempt=attempt, from_query=previous, to_query=query)
         previous = query
-        reranked = any(d.rerank_score is not None for d in call.docs)
-        for rank, doc in enumerate(call.docs, start=1):
-            store.record(
-                trace, "retrievals", attempt=attempt, query=query, stage="rerank" if reranked else "retrieve", rank=rank,
-                chunk_id=doc.id, doc_id=doc_ids.get(doc.id, doc.doc_id),
-                score=doc.rerank_score if reranked else doc.score, shown=True,
-                embedder_version=doc.embedder_version, reranker_version=doc.reranker_version,
-            )
+        stages = [("retrieve", call.docs), ("rerank", call.reranked)] if call.reranked is not None else [
+            ("rerank" if any(d.rerank_score is not None for d in call.docs) else "retrieve", call.docs)]
+        # Shown: what the app kept (the reranker's output when there is one, else all it got).
+        shown = {d.id for d in stages[-1][1]}
+        for stage, docs in stages:
+            for rank, doc in enumerate(docs, start=1):
+                store.record(
+                    trace, "retrievals", attempt=attempt, query=query, stage=stage, rank=rank,
+                    chunk_id=doc.id, doc_id=doc_ids.get(doc.id, doc.doc_id),
+                    score=doc.rerank_score if stage == "rerank" and doc.rerank_score is not None else doc.score,
+                    shown=doc.id in shown, embedder_version=doc.embedder_version, reranker_version=doc.reranker_version,
+                )
     for hit in task.web:
         store.record(trace, "web_fallbacks", query=redact(hit["query"]), backend=hit["backend"], n_results=hit["n_results"],
                      results_json=redact(json.dumps(hit.get("results", []))))
@@ -212,8 +218,8 @@ def record_rows(store, task: ObservedTask, run_id: str, doc_ids: dict[str, str],
         for doc in context:
             if doc.id not in cited:
                 store.record(trace, "ignored", chunk_id=doc.id, rank=position[doc.id])
-        store.record(trace, "outcomes", success=None, checker=task.answer_type, predicted=answer, gold=None,
-                     reason="no outcome reported yet (record_outcome)")
+        store.record(trace, "outcomes", success=task.success, checker=task.answer_type, predicted=answer, gold=None,
+                     reason="reported with the trace" if task.success is not None else "no outcome reported yet (record_outcome)")
     return trace
 
 
