@@ -30,6 +30,7 @@ import json
 import logging
 from datetime import datetime
 from pathlib import Path
+from typing import List, Optional  # noqa: F401  (typer resolves the command's string annotations here)
 
 from rag_agent.errors import DataError
 from rag_agent.tracer_rows import ObservedDoc, ObservedRetrieval, ObservedTask, content_id
@@ -280,8 +281,6 @@ def _first_lines(lines: list[str], fmt: str) -> dict[str, int]:
 
 
 def register(app) -> None:
-    from typing import List, Optional
-
     import typer
 
     from rag_agent.cli_common import SetOpt, VerboseOpt, WorkspaceOpt, open_workspace, setup_logging
