@@ -267,10 +267,14 @@ class RagloopTracer(BaseCallbackHandler):
 
     # ---- tools ----------------------------------------------------------------------------------
     def on_tool_start(self, serialized, input_str, *, run_id, parent_run_id=None, metadata=None, inputs=None, **kwargs):
-        self._start(run_id, parent_run_id, input_str, metadata)
+        query = input_str
+        if isinstance(inputs, dict):  # {"query": ...} or a single string argument: the search text
+            strings = [v for v in inputs.values() if isinstance(v, str)]
+            query = inputs.get("query") if isinstance(inputs.get("query"), str) else strings[0] if len(strings) == 1 else input_str
+        self._start(run_id, parent_run_id, query, metadata)
         name = str((serialized or {}).get("name") or kwargs.get("name") or "")
         with self._lock:
-            self._tools[run_id] = {"name": name, "query": input_str, "retrieval": False}
+            self._tools[run_id] = {"name": name, "query": query, "retrieval": False}
 
     def on_tool_end(self, output, *, run_id, parent_run_id=None, **kwargs):
         with self._lock:

@@ -12,8 +12,9 @@ calls, tool calls, the answer) and hand it to `write_tasks`, which writes throug
 * the answer is one final `answers` row (grounded NULL: not checked), and an `outcomes` row with
   success NULL until `record_outcome` reports one.
 * citations: explicit ids when the app gives them; otherwise the quoted-span rule
-  (`cited_by_quotes`). The answer context is every distinct retrieved document in first-seen
-  order; `ignored` is that context minus the cited ones, as for the own agent.
+  (`cited_by_quotes`). The answer context is the last attempt's documents (as for the own agent)
+  plus any earlier document the answer cites; `citation_no` = `rank` = position in that context
+  (the own agent's `[n]`); `ignored` is the context minus the cited ones.
 * documents not in the workspace are ingested from their content, ids kept: one `documents` row
   and one `chunks` row per document (doc_id = chunk_id = the app's id, source = the app's source
   or doc id). `python -m rag_agent ingest` (its reconcile step) embeds them into the index later.
@@ -80,13 +81,21 @@ class ObservedTask:
     seconds: float = 0.0
     success: bool | None = None  # an outcome known at import time (else record_outcome later)
 
-    def context(self) -> list[ObservedDoc]:
-        """Every distinct retrieved document, first-seen order (what the app could show its LLM)."""
+    def retrieved(self) -> list[ObservedDoc]:
+        """Every distinct document the app received, first-seen order."""
         seen: dict[str, ObservedDoc] = {}
         for call in self.retrievals:
-            for doc in call.reranked if call.reranked is not None else call.docs:
+            for doc in shown_docs(call):
                 seen.setdefault(doc.id, doc)
         return list(seen.values())
+
+    def last_docs(self) -> list[ObservedDoc]:
+        return shown_docs(self.retrievals[-1]) if self.retrievals else []
+
+
+def shown_docs(call: ObservedRetrieval) -> list[ObservedDoc]:
+    """What the app kept from a retrieval attempt: the reranker's output when there is one."""
+    return call.reranked if call.reranked is not None else call.docs
 
 
 def content_id(text: str) -> str:
@@ -115,17 +124,24 @@ def cited_by_quotes(answer: str, docs: list[ObservedDoc], min_chars: int = QUOTE
     return cited
 
 
-def resolve_citations(task: ObservedTask, quote_chars: int = QUOTE_CHARS) -> list[str]:
-    context = task.context()
+def resolve_citations(task: ObservedTask, quote_chars: int = QUOTE_CHARS) -> tuple[list[str], list[ObservedDoc]]:
+    """(cited ids, answer context). The context is the last attempt's documents, as for the own
+    agent, followed by any document of an earlier attempt that the answer cites; explicit
+    integer citations are 1-based positions in the last attempt's documents."""
+    last, everything = task.last_docs(), task.retrieved()
+    ids = {d.id for d in everything}
     if task.citations is None:
-        return cited_by_quotes(task.answer or "", context, quote_chars)
-    ids = {d.id for d in context}
-    out: list[str] = []
-    for item in task.citations:
-        ref = context[item - 1].id if isinstance(item, int) and 1 <= item <= len(context) else str(item)
-        if ref in ids and ref not in out:
-            out.append(ref)
-    return out
+        cited = cited_by_quotes(task.answer or "", everything, quote_chars)
+    else:
+        cited = []
+        for item in task.citations:
+            ref = last[item - 1].id if isinstance(item, int) and 1 <= item <= len(last) else str(item)
+            if ref in ids and ref not in cited:
+                cited.append(ref)
+    in_last = {d.id for d in last}
+    context = last + [d for d in everything if d.id in cited and d.id not in in_last]
+    order = {d.id: i for i, d in enumerate(context)}
+    return sorted(cited, key=order.__getitem__), context
 
 
 # ---- writing ---------------------------------------------------------------------------------------
@@ -210,11 +226,10 @@ def record_rows(store, task: ObservedTask, run_id: str, doc_ids: dict[str, str],
     if task.answer is not None:
         answer = redact(task.answer)
         store.record(trace, "answers", generation=0, answer=answer, grounded=None, final=True)
-        cited = resolve_citations(task, quote_chars)
-        context = task.context()
+        cited, context = resolve_citations(task, quote_chars)
         position = {d.id: i for i, d in enumerate(context, start=1)}
-        for no, chunk_id in enumerate(cited, start=1):
-            store.record(trace, "citations", chunk_id=chunk_id, citation_no=no, rank=position[chunk_id])
+        for chunk_id in cited:  # citation_no = position in the context, as the own agent's [n]
+            store.record(trace, "citations", chunk_id=chunk_id, citation_no=position[chunk_id], rank=position[chunk_id])
         for doc in context:
             if doc.id not in cited:
                 store.record(trace, "ignored", chunk_id=doc.id, rank=position[doc.id])
