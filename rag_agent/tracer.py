@@ -125,8 +125,8 @@ class RagloopTracer(BaseCallbackHandler):
         self.run_id = run_id or datetime.now().strftime("app-%Y%m%d-%H%M%S")
         self.search_tool_words = tuple(w.lower() for w in search_tool_words)
         self.quote_chars, self.lock_timeout_s, self.llm_name = quote_chars, lock_timeout_s, llm_name
-        self.last_task_id: str | None = None
-        self.task_ids: list[str] = []
+        self.last_task_id: str | None = None  # the last finished top-level run's task (written or kept)
+        self.task_ids: list[str] = []  # tasks written
         self.unsaved: list[ObservedTask] = []
         self._lock = threading.Lock()
         self._parent: dict[UUID, UUID | None] = {}
@@ -170,6 +170,7 @@ class RagloopTracer(BaseCallbackHandler):
         task.seconds = seconds
         if not task.question and task.retrievals:
             task.question = task.retrievals[0].query
+        self.last_task_id = task.task_id
         self._write([task])
 
     def _forget(self, root: UUID) -> None:
@@ -182,18 +183,18 @@ class RagloopTracer(BaseCallbackHandler):
         self._parent.pop(root, None)
 
     def _write(self, tasks: list[ObservedTask]) -> None:
-        pending = self.unsaved + tasks
-        try:
-            write_tasks(self.db_path, self.run_id, pending, redact=self.redact, lock_timeout_s=self.lock_timeout_s,
-                        quote_chars=self.quote_chars, llm=self.llm_name)
-        except Exception as exc:  # kept in memory; the next task (or flush) retries
-            self.unsaved = pending
-            log.error("ragloop tracer could not write %d task(s) to %s (kept, will retry): %s", len(pending), self.db_path, exc)
-            return
-        self.unsaved = []
-        for task in tasks:
+        """Write kept tasks and the new ones, each on its own; a failure keeps that task for later."""
+        kept: list[ObservedTask] = []
+        for task in self.unsaved + tasks:
+            try:
+                write_tasks(self.db_path, self.run_id, [task], redact=self.redact, lock_timeout_s=self.lock_timeout_s,
+                            quote_chars=self.quote_chars, llm=self.llm_name)
+            except Exception as exc:  # kept in memory; the next task (or flush) retries
+                kept.append(task)
+                log.error("ragloop tracer could not write task %s to %s (kept, will retry): %s", task.task_id, self.db_path, exc)
+                continue
             self.task_ids.append(task.task_id)
-            self.last_task_id = task.task_id
+        self.unsaved = kept
 
     def flush(self) -> int:
         """Retry writing tasks kept after a failed write; returns how many are still unsaved."""

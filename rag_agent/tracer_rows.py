@@ -34,7 +34,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
-from rag_agent.errors import DataError
 
 log = logging.getLogger(__name__)
 
@@ -173,8 +172,9 @@ def _ingest_missing(con, tasks: list[ObservedTask], redact: Redact) -> dict[str,
     doc_rows, chunk_rows = [], []
     for doc in new:
         text = redact(doc.content)
-        if not text.strip():
-            raise DataError(f"document {doc.id!r}", "its content (the workspace does not hold it)", "export documents with their content")
+        if not text.strip():  # nothing to ingest: the row still names it (importers check this first)
+            log.warning("document %r is not in the workspace and came without content; not ingested", doc.id)
+            continue
         digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
         if doc.id not in taken:
             doc_rows.append([doc.id, doc.doc_id or doc.id, doc.doc_id, digest, len(text), text])
