@@ -202,6 +202,8 @@ def parse_jsonl(lines: list[str]) -> list[ObservedTask]:
                 row = json.loads(line)
             except ValueError as exc:
                 raise Malformed(f"valid JSON ({exc.msg})") from exc
+            if not isinstance(row, dict):
+                raise Malformed("a JSON object per line")
             for key in ("task_id", "question", "retrievals"):
                 if not row.get(key) and row.get(key) != []:
                     raise Malformed(key)

@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from feedback.cli import app as feedback_app
 from feedback.importer import import_file
+from rag_agent.cli_common import run_app
 from rag_agent.errors import DataError
 from rag_agent.tracer import RagloopTracer
 from tests.test_byo_tracer import NOTICE, RENT, ListRetriever, docs, rows
@@ -70,7 +71,7 @@ def test_openinference_spans_import_into_the_rows_the_tracer_writes(workspace, t
     assert import_file(workspace, "openinference", tmp_path / "spans.jsonl", run_id="imported")[2] == 0
 
 
-def test_a_malformed_span_file_names_the_line_and_attribute_and_imports_nothing(workspace, tmp_path):
+def test_a_malformed_span_file_names_the_line_and_attribute_and_imports_nothing(workspace, tmp_path, capsys):
     good = spans("trace-ok")
     bad = spans("trace-bad", drop_query=True)
     path = write(tmp_path / "bad.jsonl", good + bad)
@@ -81,8 +82,10 @@ def test_a_malformed_span_file_names_the_line_and_attribute_and_imports_nothing(
     assert rows(workspace, "SELECT count(*) FROM tasks")[0][0] == 0
     assert rows(workspace, "SELECT count(*) FROM chunks")[0][0] == 0
 
-    result = CliRunner().invoke(feedback_app, ["import", str(path), "--format", "openinference", "--workspace", str(workspace.root)])
-    assert result.exit_code == 2 and "line 5" in result.output and "Traceback" not in result.output
+    with pytest.raises(SystemExit) as exited:
+        run_app(feedback_app, ["import", str(path), "--format", "openinference", "--workspace", str(workspace.root)])
+    err = capsys.readouterr().err
+    assert exited.value.code == 2 and err.count("\n") == 1 and "line 5" in err and "Traceback" not in err
 
 
 def test_jsonl_with_a_reranker_and_an_outcome(workspace, tmp_path):

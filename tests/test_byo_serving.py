@@ -50,9 +50,10 @@ def test_promotion_while_in_use_is_served_on_the_next_call(workspace, embedder, 
 
 
 @pytest.mark.slow
-def test_export_champion_writes_a_self_contained_model_with_a_card(workspace, embedder, write_corpus, tmp_path):
+def test_export_champion_writes_a_self_contained_model_with_a_card(workspace, embedder, write_corpus, tmp_path, capsys):
     from sentence_transformers import SentenceTransformer
 
+    from rag_agent.cli_common import run_app
     from training import registry
     from training.cli import app
 
@@ -68,5 +69,6 @@ def test_export_champion_writes_a_self_contained_model_with_a_card(workspace, em
     vectors = SentenceTransformer(str(out / "embedder"), local_files_only=True).encode(["rent is due monthly"])
     assert vectors.shape == (1, embedder.dim)
 
-    again = CliRunner().invoke(app, ["export", "--champion", str(out), "--workspace", str(workspace.root)])
-    assert again.exit_code == 2 and "empty folder" in again.output
+    with pytest.raises(SystemExit) as again:
+        run_app(app, ["export", "--champion", str(out), "--workspace", str(workspace.root)])
+    assert again.value.code == 2 and "empty folder" in capsys.readouterr().err
