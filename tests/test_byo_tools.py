@@ -69,6 +69,15 @@ def test_stock_react_agent_calls_the_tool_then_answers():
     assert "anyOf" in llm.sent[0][1]
 
 
+def test_a_repeated_call_already_answered_is_turned_into_a_final_answer():
+    call = {"tool": "lookup_clause", "arguments": {"topic": "termination"}}
+    llm = SequenceLLM(call, call, {"tool": "final_answer", "answer": "Ninety days."})
+    result = create_agent(RagloopChatModel(llm=llm), [lookup_clause]).invoke({"messages": [HumanMessage("Termination?")]})
+    assert [m.type for m in result["messages"]] == ["human", "ai", "tool", "ai"]
+    assert result["messages"][-1].content == "Ninety days." and result["messages"][-1].usage_metadata["input_tokens"] == 14
+    assert "final_answer" == llm.sent[2][1]["properties"]["tool"]["const"]  # only the answer was allowed
+
+
 @pytest.mark.llm
 @pytest.mark.slow
 def test_react_agent_on_the_tiny_model_with_the_real_retriever_is_traced(workspace, embedder, write_corpus):
@@ -95,10 +104,15 @@ def test_react_agent_on_the_tiny_model_with_the_real_retriever_is_traced(workspa
     assert first.tool_calls and first.tool_calls[0]["name"] == "search_contracts" and isinstance(first.tool_calls[0]["args"].get("query"), str)
     result = agent.invoke({"messages": [HumanMessage("Which state's law governs the NDA? Search the contracts.")]},
                           config={"callbacks": [tracer], "recursion_limit": 8})
-    assert result["messages"][-1].type in ("ai", "tool")
+    final = result["messages"][-1]
+    assert final.type == "ai" and not final.tool_calls and final.content.strip()
+    assert any(m.type == "tool" for m in result["messages"])  # the agent used the retriever tool
     with workspace.db() as con:
-        tasks = con.execute("SELECT status FROM tasks WHERE run_id = 'react'").fetchall()
+        tasks = con.execute("SELECT status, question FROM tasks WHERE run_id = 'react'").fetchall()
+        retrieved = con.execute("SELECT count(*) FROM retrievals WHERE run_id = 'react' AND attempt = 0").fetchone()[0]
         steps = con.execute("SELECT count(*) FILTER (node = 'llm'), sum(tokens_in) FROM steps WHERE run_id = 'react'").fetchone()
         web = con.execute("SELECT count(*) FROM web_fallbacks WHERE run_id = 'react'").fetchone()[0]
-    assert tasks == [("done",)] and steps[0] >= 1 and steps[1] > 0
+        answers = con.execute("SELECT answer FROM answers WHERE run_id = 'react' AND final").fetchall()
+    assert tasks == [("done", "Which state's law governs the NDA? Search the contracts.")]
+    assert retrieved == 2 and steps[0] >= 2 and steps[1] > 0 and answers == [(final.content,)]
     assert web == 0  # a tool that calls the retriever is retrieval, not a web search

@@ -81,16 +81,11 @@ class RagloopChatModel(BaseChatModel):
         chat = to_chat_messages(messages)
         tools = kwargs.get("tools")
         if tools:
-            from rag_agent.llm.tool_calls import tool_call_schema, tool_prompt
+            from rag_agent.llm.tool_calls import complete_with_tools
 
-            schema = tool_call_schema(tools, kwargs.get("tool_choice"))
-            chat = tool_prompt(chat, tools)
+            message = complete_with_tools(self.llm, messages, chat, tools, kwargs.get("tool_choice"), kwargs.get("max_tokens", self.max_tokens))
+            return ChatResult(generations=[ChatGeneration(message=message)], llm_output={"model_name": message.response_metadata.get("model_name")})
         reply = self.llm.complete(chat, schema=schema, max_tokens=kwargs.get("max_tokens", self.max_tokens))
-        if tools:
-            from rag_agent.llm.tool_calls import to_ai_message
-
-            message = to_ai_message(reply, tools)
-            return ChatResult(generations=[ChatGeneration(message=message)], llm_output={"model_name": reply.model})
         text = reply.text
         if stop:
             # ChatLLM has no stop sequences; cutting afterwards keeps LangChain's contract.
