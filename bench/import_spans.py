@@ -74,7 +74,7 @@ def main() -> None:
             rows = sum(con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in TRACE_TABLES)
     print(f"spans: {len(spans)} in {len(tasks)} traces -> {written}/{total} tasks written, {rows} rows")
     print(f"parse+validate only: {len(spans) / parsed_s:,.0f} spans/s ({parsed_s:.2f}s)")
-    print(f"full import (parse, validate, ingest documents, one transaction per task): {import_s:.2f}s")
+    print(f"full import (parse, validate, ingest documents, write in batched transactions): {import_s:.2f}s")
     print(f"  {len(spans) / import_s:,.0f} spans/s, {written / import_s:,.1f} tasks/s, {rows / import_s:,.0f} rows/s")
 
 

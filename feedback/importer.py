@@ -67,8 +67,10 @@ def flatten(value, prefix: str = "") -> dict:
 
 
 def _documents(attrs: dict, prefix: str) -> list[ObservedDoc]:
-    docs, i = [], 0
-    while any(k.startswith(f"{prefix}.{i}.") for k in attrs):
+    docs = []
+    lead = prefix + "."
+    indexes = {int(k[len(lead):].split(".", 1)[0]) for k in attrs if k.startswith(lead) and k[len(lead):].split(".", 1)[0].isdigit()}
+    for i in range(max(indexes) + 1 if indexes else 0):
         base = f"{prefix}.{i}.document."
         doc_id, content = attrs.get(base + "id"), attrs.get(base + "content")
         if doc_id is None and not content:
@@ -83,7 +85,6 @@ def _documents(attrs: dict, prefix: str) -> list[ObservedDoc]:
         docs.append(ObservedDoc(id=str(doc_id) if doc_id is not None else content_id(content), content=content or "",
                                 score=float(score) if isinstance(score, (int, float)) else None,
                                 doc_id=meta.get("doc_id") or meta.get("source") if isinstance(meta, dict) else None))
-        i += 1
     return docs
 
 

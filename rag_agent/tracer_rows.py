@@ -183,12 +183,12 @@ def _ingest_missing(con, tasks: list[ObservedTask], redact: Redact) -> dict[str,
     if chunk_rows:
         con.execute("BEGIN TRANSACTION")
         try:
+            # Column-wise (one statement per table): executemany cost ~7 ms a row on the shared machine.
             if doc_rows:
-                con.executemany("INSERT INTO documents (doc_id, source, title, sha256, n_chars, text) VALUES (?, ?, ?, ?, ?, ?)", doc_rows)
-            con.executemany(
-                "INSERT INTO chunks (chunk_id, doc_id, ordinal, start_char, end_char, text, content_hash) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                chunk_rows,
-            )
+                con.execute("INSERT INTO documents (doc_id, source, title, sha256, n_chars, text) SELECT " + ", ".join(["unnest(?)"] * 6),
+                            [list(col) for col in zip(*doc_rows)])
+            con.execute("INSERT INTO chunks (chunk_id, doc_id, ordinal, start_char, end_char, text, content_hash) SELECT "
+                        + ", ".join(["unnest(?)"] * 7), [list(col) for col in zip(*chunk_rows)])
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")

@@ -105,3 +105,13 @@ def test_jsonl_with_a_reranker_and_an_outcome(workspace, tmp_path):
     missing = write(tmp_path / "missing.jsonl", [{"task_id": "j2", "question": "q", "retrievals": [{"query": "q", "documents": [{"id": "unknown-doc"}]}]}])
     with pytest.raises(DataError, match="line 1.*unknown-doc.*content"):
         import_file(workspace, "jsonl", missing)
+
+
+def test_a_batch_of_traces_skips_tasks_already_imported(workspace, tmp_path):
+    first = write(tmp_path / "a.jsonl", spans("t-1") + spans("t-2"))
+    assert import_file(workspace, "openinference", first, run_id="r")[1:] == (2, 2)
+    both = write(tmp_path / "b.jsonl", spans("t-2") + spans("t-3") + spans("t-1"))
+    assert import_file(workspace, "openinference", both, run_id="r")[1:] == (3, 1)
+    assert rows(workspace, "SELECT task_id, count(*) FROM retrievals WHERE run_id = 'r' GROUP BY 1 ORDER BY 1") == [
+        ("t-1", 2), ("t-2", 2), ("t-3", 2)]
+    assert rows(workspace, "SELECT count(*) FROM chunks")[0][0] == 2  # shared documents ingested once
