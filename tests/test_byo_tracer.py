@@ -113,6 +113,21 @@ def test_explicit_citations_and_record_outcome(workspace):
         record_outcome("app", "nope", success=False, workspace=workspace)
 
 
+def test_outcome_cli(workspace, capsys):
+    from rag_agent.cli import app
+    from rag_agent.cli_common import run_app
+
+    tracer = RagloopTracer(workspace, run_id="app")
+    RunnableLambda(lambda q: {"answer": "No."}).invoke("Is there a non-compete?", config={"callbacks": [tracer], "metadata": {"task_id": "t9"}})
+    with pytest.raises(SystemExit) as ok:
+        run_app(app, ["outcome", "app", "t9", "--failure", "--score", "0.1", "--check", "reviewer", "--workspace", str(workspace.root)])
+    assert ok.value.code == 0 and "success=False" in capsys.readouterr().out
+    assert rows(workspace, "SELECT success, checker, predicted, reason FROM outcomes") == [(False, "reviewer", "No.", "score=0.1")]
+    with pytest.raises(SystemExit) as bad:
+        run_app(app, ["outcome", "app", "missing", "--success", "--workspace", str(workspace.root)])
+    assert bad.value.code == 2 and "app/missing" in capsys.readouterr().err
+
+
 def _writer(db_path: str, worker: int) -> None:
     tasks = [ObservedTask(task_id=f"w{worker}-{i}", question=f"q{i}", answer="a",
                           retrievals=[ObservedRetrieval(f"q{i}", [ObservedDoc(f"d{worker}-{i}", content=f"text {worker} {i}", score=0.5)])])
@@ -131,3 +146,20 @@ def test_two_processes_trace_into_one_workspace(workspace):
     assert [p.exitcode for p in workers] == [0, 0]
     assert rows(workspace, "SELECT count(*), count(DISTINCT task_id) FROM tasks WHERE run_id = 'shared'") == [(12, 12)]
     assert rows(workspace, "SELECT count(*) FROM chunks")[0][0] == 12
+
+
+def test_harvest_reads_traced_tasks_without_grades_or_rerank(workspace):
+    from feedback.harvest import Harvester
+    from tests.test_feedback_harvest import NoMining
+
+    tracer = RagloopTracer(workspace, run_id="app")
+    retriever = ListRetriever(docs=docs())
+    chain = RunnableLambda(lambda q: retriever.invoke(q)) | RunnableLambda(lambda d: {"answer": RENT[:70]})
+    chain.invoke("When is rent due?", config={"callbacks": [tracer], "metadata": {"answer_type": "text"}})
+    record_outcome("app", tracer.last_task_id, success=True, workspace=workspace)
+    with workspace.db() as con:
+        report = Harvester(workspace, con, None, miner=NoMining(workspace)).run(run_id="app")
+        pairs = con.execute("SELECT chosen_chunk_id, rejected_chunk_id FROM pairs").fetchall() if report.pairs else []
+    assert report.tasks_harvested == 1 and report.tasks_skipped == 0 and report.labels == 2
+    assert [r[0] for r in rows(workspace, "SELECT chunk_id FROM judge_labels ORDER BY chunk_id")] == ["ext-notice", "ext-rent"]
+    assert pairs == [("ext-rent", "ext-notice")]  # cited beats shown-but-ignored
