@@ -66,7 +66,7 @@ class RagloopRetriever(BaseRetriever):
             return
         self._checked_at = now
         stamp = promotion_stamp(self.workspace)
-        if stamp == self._stamp and not force:
+        if (stamp == self._stamp or stamp == _UNKNOWN) and not force:
             return
         with self._swap:
             if stamp == self._stamp and not force:
@@ -75,8 +75,14 @@ class RagloopRetriever(BaseRetriever):
             from rag_agent.workspace import Workspace
             from training.registry import use_champions
 
-            ws = use_champions(Workspace.open(self.workspace.root, create=False))
-            self.retriever = WorkspaceRetriever.open(ws)
+            try:
+                ws = use_champions(Workspace.open(self.workspace.root, create=False))
+                self.retriever = WorkspaceRetriever.open(ws)
+            except Exception as exc:  # a busy or half-updated workspace: keep serving, retry next poll
+                if force:
+                    raise
+                logging.getLogger(__name__).warning("could not switch to the new champion yet (%s); serving the previous one", exc)
+                return
             self._stamp = promotion_stamp(self.workspace) if stamp is None else stamp
             logging.getLogger(__name__).info("retriever now serves embedder %s, reranker %s",
                                              self.retriever.embedder_version, self.retriever.reranker_version)
@@ -99,13 +105,20 @@ def promotion_stamp(ws) -> int | None:
     """The registry's promotion counter (changes on every promote/rollback); None before any."""
     import duckdb
 
-    con = duckdb.connect(str(ws.db_path))  # default config: shares an instance this process may hold
+    try:
+        con = duckdb.connect(str(ws.db_path))  # default config: shares an instance this process may hold
+    except duckdb.IOException as exc:  # another process (a training loop) holds the file: check next time
+        logging.getLogger(__name__).debug("champion check skipped: %s", exc)
+        return _UNKNOWN
     try:
         return con.execute("SELECT max(promotion_no) FROM promotions").fetchone()[0]
     except duckdb.CatalogException:
         return None
     finally:
         con.close()
+
+
+_UNKNOWN = -1  # the registry could not be read this time: keep serving what is loaded
 
 
 def to_document(chunk: RankedChunk, versions: dict | None = None) -> Document:
