@@ -75,7 +75,7 @@ def _documents(attrs: dict, prefix: str) -> list[ObservedDoc]:
         doc_id, content = attrs.get(base + "id"), attrs.get(base + "content")
         if doc_id is None and not content:
             raise Malformed(base + "id")
-        meta = attrs.get(base + "metadata") or {}
+        meta = attrs.get(base + "metadata") or {k[len(base) + 9:]: v for k, v in attrs.items() if k.startswith(base + "metadata.")}
         if isinstance(meta, str):
             try:
                 meta = json.loads(meta)
