@@ -169,16 +169,9 @@ def promote_command(
     typer.echo(f"{version.kind} champion is now {version.version_id}")
 
 
-@app.command("export")
-def export_command(champion: Path = typer.Option(..., "--champion", help="Output folder for the champion models."),
-                   workspace: Path = WorkspaceOpt, verbose: bool = VerboseOpt) -> None:
-    """Write the champion embedder (and reranker) as self-contained folders with model cards."""
-    from training.export import export_champions
+from training.export import register as _register_export  # noqa: E402
 
-    setup_logging(verbose)
-    done = export_champions(open_workspace(workspace, None, create=False), champion)
-    names = ", ".join(f"{kind} {v['version_id']}" for kind, v in done.items() if v) or "nothing"
-    typer.echo(f"exported {names} to {champion}")
+_register_export(app)
 
 
 # ---- `training loop` (training/loop_cli.py) -------------------------------------------------------

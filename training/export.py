@@ -60,3 +60,18 @@ def export_champions(ws, out: Path | str) -> dict:
         out.rmdir()
     tmp.rename(out)
     return summary
+
+
+def register(app) -> None:
+    import typer
+
+    from rag_agent.cli_common import VerboseOpt, WorkspaceOpt, open_workspace, setup_logging
+
+    @app.command("export")
+    def export_command(champion: Path = typer.Option(..., "--champion", help="Output folder for the champion models."),
+                       workspace: Path = WorkspaceOpt, verbose: bool = VerboseOpt) -> None:
+        """Write the champion embedder (and reranker) as self-contained folders with model cards."""
+        setup_logging(verbose)
+        done = export_champions(open_workspace(workspace, None, create=False), champion)
+        names = ", ".join(f"{kind} {v['version_id']}" for kind, v in done.items() if v) or "nothing"
+        typer.echo(f"exported {names} to {champion}")
