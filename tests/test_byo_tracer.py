@@ -163,3 +163,29 @@ def test_harvest_reads_traced_tasks_without_grades_or_rerank(workspace):
     assert report.tasks_harvested == 1 and report.tasks_skipped == 0 and report.labels == 2
     assert [r[0] for r in rows(workspace, "SELECT chunk_id FROM judge_labels ORDER BY chunk_id")] == ["ext-notice", "ext-rent"]
     assert pairs == [("ext-rent", "ext-notice")]  # cited beats shown-but-ignored
+
+
+def test_a_task_blocked_by_another_process_is_kept_and_written_later(workspace, tmp_path):
+    import subprocess
+    import sys
+    import time
+
+    rows(workspace, "SELECT 1")  # the schema exists before the other process takes the lock
+    marker = tmp_path / "locked"
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import duckdb, pathlib, time; con = duckdb.connect(%r); pathlib.Path(%r).touch(); time.sleep(60)"
+        % (str(workspace.db_path), str(marker)))])
+    try:
+        deadline = time.time() + 60
+        while not marker.exists() and time.time() < deadline:
+            time.sleep(0.1)
+        assert marker.exists()
+        tracer = RagloopTracer(workspace, run_id="app", lock_timeout_s=0.5)
+        out = RunnableLambda(lambda q: {"answer": "Ninety days."}).invoke("Notice?", config={"callbacks": [tracer], "metadata": {"task_id": "t1"}})
+        assert out == {"answer": "Ninety days."}  # the app is not disturbed by a busy workspace
+        assert [t.task_id for t in tracer.unsaved] == ["t1"] and tracer.last_task_id == "t1"
+    finally:
+        holder.kill()
+        holder.wait()
+    assert tracer.flush() == 0
+    assert rows(workspace, "SELECT task_id, question FROM tasks") == [("t1", "Notice?")]
