@@ -95,3 +95,8 @@ def calibrate_command(
     suite_dir = suite or Path(ws.config.data_dir) / "cuad"
     with ws.db() as con:
         render(calibrate(con, suite_dir, split, ws.config.eval.overlap_fraction, ws.config.eval.evidence_join_gap))
+
+
+from feedback.importer import register as _register_import  # noqa: E402
+
+_register_import(app)

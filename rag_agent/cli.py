@@ -26,6 +26,9 @@ def _commands() -> None:
 from rag_agent.ingest import cli as _ingest_cli  # noqa: E402
 
 _ingest_cli.register(app)
+from rag_agent import outcome_cli as _outcome_cli  # noqa: E402
+
+_outcome_cli.register(app)
 
 try:  # the agent commands arrive with the agent stage
     from rag_agent.graph import cli as _agent_cli  # noqa: E402

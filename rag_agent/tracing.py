@@ -178,6 +178,61 @@ class TraceStore:
         values = [[run_id, task_id] + [row.get(c) for c in columns] for row in rows]
         con.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})", values)
 
+    def commit_tasks(self, items: list[tuple[TaskTrace, dict]]) -> int:
+        """Write many finished tasks (an import) in ONE transaction: all of them or none. `items`
+        are (trace, commit_task's keyword arguments incl. status); tasks already present for their
+        run are skipped. Rows go in column-wise (one INSERT per table), which is what makes
+        importing thousands of tasks fast. Returns how many tasks were written."""
+        if not items:
+            return 0
+        for _, task in items:
+            if task.get("status") not in STATUSES:
+                raise ValueError(f"task status {task.get('status')!r}; one of {STATUSES}")
+        with self._lock:
+            con = self._con
+            con.execute("BEGIN TRANSACTION")
+            try:
+                runs = sorted({t.run_id for t, _ in items})
+                present = {tuple(r) for r in con.execute(
+                    "SELECT run_id, task_id FROM tasks WHERE run_id IN (SELECT unnest(?))", [runs]).fetchall()}
+                fresh = [(t, kw) for t, kw in items if (t.run_id, t.task_id) not in present]
+                tables: dict[str, list[list]] = {}
+                for trace, kw in fresh:
+                    for table, rows in trace.rows.items():
+                        tables.setdefault(table, []).extend([trace.run_id, trace.task_id] + [r.get(c) for c in TABLE_COLUMNS[table]] for r in rows)
+                    task_row = {"doc_id": trace.doc_id, "question": trace.question, "answer_type": trace.answer_type, **kw}
+                    tables.setdefault("tasks", []).append([trace.run_id, trace.task_id] + [task_row.get(c) for c in TASK_COLUMNS])
+                for table, rows in tables.items():
+                    columns = ("run_id", "task_id") + (TASK_COLUMNS if table == "tasks" else TABLE_COLUMNS[table])
+                    by_column = [list(col) for col in zip(*rows)]
+                    con.execute(f"INSERT INTO {table} ({', '.join(columns)}) SELECT {', '.join('unnest(?)' for _ in columns)}", by_column)
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+        return len(fresh)
+
+    def replace_outcome(self, run_id: str, task_id: str, **row: Any) -> bool:
+        """An outcome reported after the task (`rag_agent.outcomes.record_outcome`): replaces the
+        task's `outcomes` row in one transaction; False (nothing written) when the task is absent."""
+        unknown = set(row) - set(TABLE_COLUMNS["outcomes"])
+        if unknown:
+            raise ValueError(f"unknown column(s) {sorted(unknown)} for trace table 'outcomes'")
+        with self._lock:
+            con = self._con
+            con.execute("BEGIN TRANSACTION")
+            try:
+                if not con.execute("SELECT 1 FROM tasks WHERE run_id = ? AND task_id = ?", [run_id, task_id]).fetchone():
+                    con.execute("ROLLBACK")
+                    return False
+                con.execute("DELETE FROM outcomes WHERE run_id = ? AND task_id = ?", [run_id, task_id])
+                self._insert(con, "outcomes", run_id, task_id, TABLE_COLUMNS["outcomes"], [row])
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+        return True
+
     # ---- reading ------------------------------------------------------------------------------
     def tasks(self, run_id: str) -> list[dict]:
         """The committed tasks of a run: task_id, status, error, seconds."""

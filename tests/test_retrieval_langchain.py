@@ -27,7 +27,7 @@ def test_invoke_returns_documents_with_metadata(workspace_retriever):
     assert len(docs) == 2 and all(isinstance(d, Document) for d in docs)
     top = docs[0]
     assert "Delaware" in top.page_content
-    assert set(top.metadata) == {"chunk_id", "doc_id", "start", "end", "score", "rerank_score"}
+    assert set(top.metadata) == {"chunk_id", "doc_id", "start", "end", "score", "rerank_score", "embedder_version", "reranker_version"}
     assert top.metadata["chunk_id"] == f"{top.metadata['doc_id']}:{top.metadata['start']}-{top.metadata['end']}"
     assert top.metadata["rerank_score"] is None and top.metadata["score"] >= docs[1].metadata["score"]
 

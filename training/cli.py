@@ -169,6 +169,11 @@ def promote_command(
     typer.echo(f"{version.kind} champion is now {version.version_id}")
 
 
+from training.export import register as _register_export  # noqa: E402
+
+_register_export(app)
+
+
 # ---- `training loop` (training/loop_cli.py) -------------------------------------------------------
 from training import loop_cli  # noqa: E402
 
