@@ -145,20 +145,11 @@ def resolve_citations(task: ObservedTask, quote_chars: int = QUOTE_CHARS) -> tup
 
 # ---- writing ---------------------------------------------------------------------------------------
 def _connect_with_retry(db_path: Path, lock_timeout_s: float):
-    """A DuckDB connection, waiting (bounded) while another process holds the file lock."""
-    import duckdb
-
+    """A DuckDB connection, waiting (bounded) while another process holds the file lock
+    (`rag_agent.db.connect` does the waiting; WorkspaceBusyError once `lock_timeout_s` is spent)."""
     from rag_agent.db import connect
 
-    deadline, delay = time.monotonic() + lock_timeout_s, 0.02
-    while True:
-        try:
-            return connect(db_path)
-        except duckdb.IOException as exc:
-            if "lock" not in str(exc).lower() or time.monotonic() >= deadline:
-                raise
-            time.sleep(delay)
-            delay = min(delay * 2, 0.5)
+    return connect(db_path, lock_wait_s=lock_timeout_s)
 
 
 def _ingest_missing(con, tasks: list[ObservedTask], redact: Redact) -> dict[str, str]:

@@ -188,8 +188,7 @@ class TraceStore:
         for _, task in items:
             if task.get("status") not in STATUSES:
                 raise ValueError(f"task status {task.get('status')!r}; one of {STATUSES}")
-        with self._lock:
-            con = self._con
+        with self._lock, self._connection() as con:
             con.execute("BEGIN TRANSACTION")
             try:
                 runs = sorted({t.run_id for t, _ in items})
@@ -218,8 +217,7 @@ class TraceStore:
         unknown = set(row) - set(TABLE_COLUMNS["outcomes"])
         if unknown:
             raise ValueError(f"unknown column(s) {sorted(unknown)} for trace table 'outcomes'")
-        with self._lock:
-            con = self._con
+        with self._lock, self._connection() as con:
             con.execute("BEGIN TRANSACTION")
             try:
                 if not con.execute("SELECT 1 FROM tasks WHERE run_id = ? AND task_id = ?", [run_id, task_id]).fetchone():
