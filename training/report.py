@@ -81,13 +81,13 @@ def _figure():
     return plt, fig, ax
 
 
-def _save(plt, fig, ax, out: Path, title: str, ylabel: str, xlabel: str = "cycle") -> Path:
+def _save(plt, fig, ax, out: Path, title: str, ylabel: str, xlabel: str = "cycle", legend_outside: bool = False) -> Path:
     ax.set_title(title)
     ax.set_xlabel(xlabel)
     ax.xaxis.get_major_locator().set_params(integer=True)
     ax.set_ylabel(ylabel)
     if ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=8, **({"loc": "upper left", "bbox_to_anchor": (1.01, 1.0)} if legend_outside else {}))
     fig.tight_layout()
     fig.savefig(out, dpi=110)
     plt.close(fig)
@@ -132,7 +132,7 @@ def _plot_stages(rows: list[CycleRow], out_dir: Path) -> Path:
         if any(values):
             ax.bar([r.cycle for r in rows], values, bottom=bottom, label=step)
             bottom = [b + v for b, v in zip(bottom, values)]
-    return _save(plt, fig, ax, out_dir / "stage_seconds.png", "Wall time per stage per cycle", "seconds")
+    return _save(plt, fig, ax, out_dir / "stage_seconds.png", "Wall time per stage per cycle", "seconds", legend_outside=True)
 
 
 def _plot_labels(rows: list[CycleRow], out_dir: Path) -> Path:
