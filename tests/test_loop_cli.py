@@ -29,3 +29,30 @@ def test_the_final_table_never_cuts_numbers_in_a_pipe(capsys):
     out = capsys.readouterr().out
     for text in ("0.5031", "0.5314", "0.5713", "5.1235", "a_rather_long_law_task_name_5", "embedder promoted, reranker rejected"):
         assert text in out, text
+
+
+def test_each_cycle_ends_with_one_verdict_line():
+    from training.loop_console import verdict_line
+
+    evaluation = {"dev_suite": "cuad", "champion": {"cuad": 0.531, "lobbying": 0.86}, "candidate": {"cuad": 0.571, "lobbying": 0.861},
+                  "reranked": {"cuad": 0.565}, "embedder_pass": True, "reranker_pass": False,
+                  "reranker_reason": "dev ndcg@10 0.5710 -> 0.5650 (...); dev did not rise significantly; law tasks not scored",
+                  "reranker_skipped": ["aila", "lobbying"]}
+    train = {"embedder": {"version_id": "embedder-0003-a1b2c3"}, "reranker": {"version_id": "reranker-0002-d4e5f6"}}
+    line = verdict_line(2, {"summary": "embedder promoted, reranker rejected"}, evaluation, train)
+    assert line == ("cycle 2: embedder 0003 promoted: dev 0.5310 -> 0.5710, law tasks held; "
+                    "reranker 0002 rejected: dev 0.5310 -> 0.5650, dev did not rise significantly (2 law task(s) not scored)")
+    assert verdict_line(1, {"summary": ""}, {}, {"embedder": {}, "reranker": {}}) == "cycle 1: embedder: no candidate; reranker: no candidate"
+
+
+def test_the_agent_task_bar_counts_tasks_and_successes():
+    from types import SimpleNamespace
+
+    from training.loop_console import task_bar
+
+    with task_bar("agent tasks") as (on_start, on_task):
+        on_start(3)
+        for ok in (True, False, None):
+            on_task(SimpleNamespace(success=ok))
+    with task_bar("off", enabled=False) as callbacks:
+        assert callbacks == (None, None)
