@@ -12,8 +12,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
-
 from evals.results import SuiteResult
 from rag_agent.config import RagloopConfig
 from training.loop_gate import Guard, judge_candidate
@@ -91,11 +89,10 @@ def test_a_candidate_that_fails_dev_scores_no_law_task():
     assert verdict.passed and len(scored) == 6 and not verdict.skipped
 
 
-@pytest.mark.parametrize("field", ["loop_rerank_k"])
-def test_the_gate_reranks_at_the_agents_depth(field):
+def test_the_gate_reranks_at_the_agents_depth():
     from training.loop_gate import rerank_depth
 
     cfg = RagloopConfig()
     cfg.agent.retrieve_k = 17
-    setattr(cfg.training, field, 3)  # deprecated: ignored
+    cfg.training.loop_rerank_k = 3  # deprecated: ignored
     assert rerank_depth(cfg) == 17
