@@ -4,8 +4,11 @@ BEIR suites search the whole corpus exactly (numpy inner product over normalised
 cosine, as MTEB does) and keep the top `eval.retrieve_k`. CUAD-style suites chunk each contract
 with the project chunker (`ws.config.chunking`), put the chunks in the project's faiss index (flat:
 exact) and search each task only inside its own contract (`scope={doc_id}`), the path the agent
-uses. Document embeddings are cached under `<workspace>/cache/embeddings`, keyed by the
-embedder version and a hash of the texts, so re-evaluating the same model is fast.
+uses. Document and query embeddings are cached under `<workspace>/cache/embeddings`, keyed by
+the embedder version and a hash of the texts, and reranker scores under
+`<workspace>/cache/rerank_scores` (evals.score_cache), keyed by the reranker version, the query
+and the chunk text: re-evaluating a model, or the same reranker over another embedder's ranking,
+only scores what was never scored.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import numpy as np
 
 from evals.metrics import mean_scores, score_run
 from evals.results import SuiteResult
+from evals.score_cache import RerankScoreCache
 from evals.suites import BeirSuite, CuadSuite, SuiteRef, discover, load_beir, load_cuad, relevant_chunks
 from rag_agent.config import RagloopConfig
 from rag_agent.errors import DataError
@@ -66,6 +70,7 @@ def evaluate_path(
 def evaluate_ref(ref: SuiteRef, embedder, reranker=None, ws=None, cfg: RagloopConfig | None = None) -> SuiteResult:
     embedder, reranker, cfg = _resolve(embedder, reranker, ws, cfg)
     cache = EmbeddingCache(ws.cache_dir / "embeddings" if ws is not None else None)
+    score_cache = RerankScoreCache(ws.cache_dir / "rerank_scores" if ws is not None else None)
     started = time.perf_counter()
     if ref.kind == "beir":
         qrels, run, texts, queries, chunking, details = _beir_run(load_beir(ref), embedder, cfg, cache)
@@ -77,7 +82,7 @@ def evaluate_ref(ref: SuiteRef, embedder, reranker=None, ws=None, cfg: RagloopCo
     if not qrels:  # a score over 0 queries is not a result: never return (or store) one
         raise DataError(str(ref.path), f"a suite with at least one evaluable query in split {ref.split!r} (0 evaluable queries)", "check its qrels / tasks and evidence")
     if reranker is not None:
-        run = rerank_run(run, queries, texts, reranker, cfg.eval.rerank_k)
+        run = rerank_run(run, queries, texts, reranker, cfg.eval.rerank_k, score_cache)
     per_query = score_run(qrels, run, k=cfg.eval.k, recall_ks=RECALL_KS)
     seconds = time.perf_counter() - started
     metrics = mean_scores(per_query)
@@ -129,7 +134,7 @@ def _beir_run(suite: BeirSuite, embedder: TextEmbedder, cfg: RagloopConfig, cach
     query_ids = list(suite.queries)
     query_texts = [suite.queries[q] for q in query_ids]
     doc_vectors = cache.encode(embedder, doc_texts, label=f"{suite.name}: corpus")
-    query_vectors = embedder.encode(query_texts, is_query=True)
+    query_vectors = cache.encode(embedder, query_texts, label=f"{suite.name}: queries", is_query=True)
     positions, scores = exact_top_k(query_vectors, doc_vectors, cfg.eval.retrieve_k)
     run = {
         qid: {doc_ids[p]: float(s) for p, s in zip(row_positions, row_scores)}
@@ -159,7 +164,7 @@ def _cuad_run(suite: CuadSuite, embedder: TextEmbedder, cfg: RagloopConfig, cach
         if relevant:
             qrels[task.task_id] = {chunk_id: 1 for chunk_id in relevant}
             tasks.append(task)
-    query_vectors = embedder.encode([t.question for t in tasks], is_query=True)
+    query_vectors = cache.encode(embedder, [t.question for t in tasks], label=f"{suite.name}/{suite.split}: queries", is_query=True)
     run: dict[str, dict[str, float]] = {}
     rows_of_doc: dict[str, list[int]] = {}
     for row, task in enumerate(tasks):
@@ -181,18 +186,22 @@ def _cuad_run(suite: CuadSuite, embedder: TextEmbedder, cfg: RagloopConfig, cach
 
 
 # ---- reranking ------------------------------------------------------------------------------------
-def rerank_run(run: dict, queries: dict[str, str], texts: dict[str, str], reranker: Reranker, rerank_k: int) -> dict:
+def rerank_run(run: dict, queries: dict[str, str], texts: dict[str, str], reranker: Reranker, rerank_k: int, cache=None) -> dict:
     """Re-order each query's top `rerank_k` by the reranker; the rest keep index order below them.
 
     Scores become rank-derived (n, n-1, ...) so the final order is exactly the one shown to a user.
+    With a `RerankScoreCache`, (query, chunk) pairs this reranker version scored before are not
+    scored again.
     """
+    if cache is None:
+        cache = RerankScoreCache(None)
     from rich.progress import track
 
     reranked = {}
     for qid in track(list(run), description="reranking", console=_stderr_console(), transient=True):
         order = sorted(run[qid].items(), key=lambda item: (item[1], item[0]), reverse=True)
         head, tail = order[:rerank_k], order[rerank_k:]
-        rerank_scores = reranker.score(queries[qid], [texts[doc] for doc, _ in head]) if head else []
+        rerank_scores = cache.score(reranker, queries[qid], [texts[doc] for doc, _ in head]) if head else []
         head_order = [doc for _, doc in sorted(zip(rerank_scores, [d for d, _ in head]), key=lambda pair: pair[0], reverse=True)]
         final = head_order + [doc for doc, _ in tail]
         reranked[qid] = {doc: float(len(final) - rank) for rank, doc in enumerate(final)}
@@ -206,14 +215,15 @@ class EmbeddingCache:
     def __init__(self, root: Path | None):
         self.root = root
 
-    def encode(self, embedder: TextEmbedder, texts: Sequence[str], label: str = "encoding") -> np.ndarray:
-        path = self._path(embedder.version, texts) if self.root is not None else None
+    def encode(self, embedder: TextEmbedder, texts: Sequence[str], label: str = "encoding", is_query: bool = False) -> np.ndarray:
+        # Queries get their own key: an embedder may prefix or pool queries differently.
+        path = self._path(embedder.version, texts, "query-" if is_query else "") if self.root is not None else None
         if path is not None and path.exists():
             vectors = np.load(path)
             if vectors.shape[0] == len(texts):
                 log.debug("embedding cache hit %s", path)
                 return vectors
-        vectors = encode_with_progress(embedder, texts, label)
+        vectors = encode_with_progress(embedder, texts, label, is_query)
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npy.tmp")
@@ -223,7 +233,7 @@ class EmbeddingCache:
             os.replace(tmp, path)  # atomic: a concurrent reader never sees half a file
         return vectors
 
-    def _path(self, version: str, texts: Sequence[str]) -> Path:
+    def _path(self, version: str, texts: Sequence[str], prefix: str = "") -> Path:
         digest = hashlib.sha256()
         for text in texts:
             encoded = text.encode("utf-8")
@@ -231,10 +241,10 @@ class EmbeddingCache:
             digest.update(encoded)
         from rag_agent.retrieval.factory import slug
 
-        return self.root / slug(version) / f"{digest.hexdigest()}.npy"
+        return self.root / slug(version) / f"{prefix}{digest.hexdigest()}.npy"
 
 
-def encode_with_progress(embedder: TextEmbedder, texts: Sequence[str], label: str) -> np.ndarray:
+def encode_with_progress(embedder: TextEmbedder, texts: Sequence[str], label: str, is_query: bool = False) -> np.ndarray:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     parts = []
@@ -243,7 +253,7 @@ def encode_with_progress(embedder: TextEmbedder, texts: Sequence[str], label: st
         bar = progress.add_task(label, total=len(texts))
         for start in range(0, len(texts), ENCODE_BATCH_TEXTS):
             batch = texts[start : start + ENCODE_BATCH_TEXTS]
-            parts.append(embedder.encode(batch))
+            parts.append(embedder.encode(batch, is_query=is_query) if is_query else embedder.encode(batch))
             progress.advance(bar, len(batch))
     if not parts:
         return embedder.encode([])

@@ -258,6 +258,14 @@ class TrainingConfig:
     # Guard suites must also hold against the base models, not only the current champion: each
     # promotion may lose up to gate.tolerance, which would otherwise add up over cycles.
     guard_against_base: bool = True
+    # The agent probe vetoes only a significant drop: exact one-sided McNemar p below this
+    # (training/loop_probe.py). Replaces probe_tolerance, now ignored. Likewise loop_rerank_k is
+    # ignored: the gate reranks agent.retrieve_k candidates, the depth the agent reranks.
+    probe_alpha: float = 0.05
+    # Tasks a cycle takes from one contract before adding another (at least contracts_per_cycle):
+    # the judge reuses a chunk's KV prefix across questions about it. A contract has ~3 date/text
+    # questions (taken first) and ~32 yes/no ones; 10 keeps a mix of contracts in every cycle.
+    tasks_per_contract: int = 10
 
 
 @dataclass

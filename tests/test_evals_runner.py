@@ -72,10 +72,11 @@ def test_beir_numbers_equal_an_independent_exact_computation(beir_suite, embedde
 
 def test_document_embeddings_are_cached_per_model_and_texts(beir_suite, embedder, workspace, monkeypatch):
     first = evaluate_suite(beir_suite, None, embedder, ws=workspace)
-    assert len(list((workspace.cache_dir / "embeddings").rglob("*.npy"))) == 1
+    cached = sorted(p.name.startswith("query-") for p in (workspace.cache_dir / "embeddings").rglob("*.npy"))
+    assert cached == [False, True]  # the corpus and the queries
 
     def no_encoding(*args, **kwargs):
-        raise AssertionError("document embeddings should come from the cache")
+        raise AssertionError("document and query embeddings should come from the cache")
 
     monkeypatch.setattr(runner, "encode_with_progress", no_encoding)
     second = evaluate_suite(beir_suite, None, embedder, ws=workspace)

@@ -82,7 +82,7 @@ def loop_ws(tmp_path, shared_data):
         "training.reranker_batch_size=4",
         "training.reranker_max_length=64",
         "training.reranker_min_positives=1",
-        "training.loop_rerank_k=5",
+        "agent.retrieve_k=5",  # the depth the agent and the gate rerank
         "gate.bootstrap_samples=200",
     ]
     return Workspace.open(tmp_path / "ws", overrides=overrides)
@@ -130,11 +130,21 @@ def test_loop_runs_resumes_and_keeps_registry_consistent(loop_ws, monkeypatch):
     assert all(s in ("champion", "rejected", "retired") for s in statuses.values())  # every candidate decided
     for row in rows:
         assert row.decision and row.reason
+        assert row.verdict.startswith(f"cycle {row.cycle}: ") and row.rerank_depth == 5
         assert row.dev_champion is not None and 0.0 <= row.dev_champion <= 1.0
     reasons = _count(loop_ws, "SELECT reason FROM model_versions WHERE status IN ('rejected', 'retired', 'champion') AND parent_id IS NOT NULL")
     assert all("dev ndcg@10" in r for (r,) in reasons)
 
+    # Nothing is scored twice: evaluating cycle 2's candidates again (against whatever is champion
+    # now) finds every dev result on disk.
+    from training.loop_gate import evaluate_cycle
+
+    again = evaluate_cycle(loop_ws, loop.done_steps(2)["train"])
+    assert [e for e in again["evaluated_now"] if e.startswith("cuad:")] == []
+
     report = write_report(loop.rows(), loop_ws.root / "report")
     assert report.exists() and (loop_ws.root / "report" / "ndcg_per_suite.png").stat().st_size > 1000
+    assert (loop_ws.root / "report" / "stage_seconds.png").stat().st_size > 1000
+    assert "<h2>Decisions</h2>" in report.read_text()
     assert any(row.losses for row in loop.rows())  # the loss curves behind the decisions
     assert (loop_ws.root / "report" / "training_loss.png").stat().st_size > 1000

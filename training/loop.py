@@ -12,7 +12,12 @@ Gate (all must hold to promote; the reason is recorded either way):
   reranker — on top of the embedder that will be champion, reranked dev NDCG@10 rises
              significantly over the current pipeline, and no law task drops;
   agent    — on probe tasks (held-back train contracts, never trained on) the proposed pipeline
-             succeeds at least as often as the champions, minus `training.probe_tolerance` tasks.
+             does not solve significantly fewer tasks than the champions (paired, exact McNemar;
+             training/loop_probe.py).
+
+With a deadline (`training loop --minutes M`), each cycle's task count is planned from measured
+throughput (training/loop_plan.py) and recorded in its `select` payload, so a resumed cycle keeps
+its plan.
 """
 
 from __future__ import annotations
@@ -48,6 +53,14 @@ class CycleRow:
     decision: str = ""
     reason: str = ""
     seconds: dict = field(default_factory=dict)
+    champion: dict = field(default_factory=dict)  # suite -> NDCG@10 of the champion pipeline (before the cycle)
+    candidate: dict = field(default_factory=dict)  # suite -> the candidate embedder alone (suites scored)
+    reranked: dict = field(default_factory=dict)  # suite -> the candidate reranker's pipeline (suites scored)
+    labels: int = 0
+    calibrated_precision: float | None = None  # of the judge's positives, when the harvest measured it
+    probe: str = ""
+    verdict: str = ""
+    rerank_depth: int | None = None
     losses: dict = field(default_factory=dict)  # "embedder" / "reranker" -> training loss per optimizer step
 
 
@@ -76,18 +89,31 @@ class TrainingLoop:
         return int(n)
 
     # ---- running ----------------------------------------------------------------------------------
-    def run(self, cycles: int, on_cycle=None) -> list[CycleRow]:
-        """Run until `cycles` cycles have finished in this workspace (earlier runs count)."""
+    def run(self, cycles: int, on_cycle=None, deadline: float | None = None) -> list[CycleRow]:
+        """Run until `cycles` cycles have finished in this workspace (earlier runs count).
+        `deadline` (time.time() seconds): size each cycle's tasks so the run ends by then."""
         rows = []
         for cycle in range(1, cycles + 1):
-            rows.append(self.run_cycle(cycle))
+            rows.append(self.run_cycle(cycle, self._plan(cycle, cycles, deadline)))
             if on_cycle:
                 on_cycle(rows[-1])
         return rows
 
-    def run_cycle(self, cycle: int) -> CycleRow:
+    def _plan(self, cycle: int, cycles: int, deadline: float | None) -> tuple[int, dict] | None:
+        if deadline is None or "select" in self.done_steps(cycle):
+            return None
+        from training.loop_plan import measured_throughput, plan_tasks
+
+        throughput = measured_throughput([self.done_steps(c) for c in range(1, cycle)])
+        left = deadline - time.time()
+        tasks = plan_tasks(left, cycles - cycle + 1, throughput)
+        log.info("cycle %d: %d tasks planned (%.0f s left for %d cycles; %s)", cycle, tasks, left, cycles - cycle + 1, throughput.to_dict())
+        return tasks, throughput.to_dict() | {"seconds_left": round(left), "cycles_left": cycles - cycle + 1}
+
+    def run_cycle(self, cycle: int, plan: tuple[int, dict] | None = None) -> CycleRow:
         done = self.done_steps(cycle)
-        context = steps.StepContext(ws=self.ws, cycle=cycle, results=done, llm_holder=self, progress=self.progress)
+        context = steps.StepContext(ws=self.ws, cycle=cycle, results=done, llm_holder=self, progress=self.progress,
+                                    planned_tasks=plan[0] if plan else None, plan=plan[1] if plan else None)
         for name in STEPS:
             if name in done:
                 continue
@@ -125,14 +151,32 @@ def cycle_row(cycle: int, done: dict[str, dict]) -> CycleRow:
         dev_embedder=evaluation.get("candidate", {}).get(dev),
         dev_reranked=evaluation.get("reranked", {}).get(dev),
         dev_champion=evaluation.get("champion", {}).get(dev),
-        # Guard suites of the proposed pipeline: candidate embedder, else candidate reranker, else champion.
-        law={k: v for k, v in (evaluation.get("candidate") or evaluation.get("reranked") or evaluation.get("champion", {})).items() if k != dev},
+        law={k: v for k, v in _proposed_scores(evaluation).items() if k != dev},
         decision=decision.get("summary", ""),
         reason=decision.get("reason", ""),
         seconds={name: done[name].get("seconds", 0.0) for name in STEPS if name in done},
+        champion=evaluation.get("champion", {}),
+        candidate=evaluation.get("candidate", {}),
+        reranked=evaluation.get("reranked", {}),
+        labels=harvest.get("labels", 0),
+        calibrated_precision=harvest.get("calibrated_precision"),
+        probe=done.get("probe", {}).get("text") or done.get("probe", {}).get("skipped", ""),
+        verdict=decision.get("verdict", ""),
+        rerank_depth=evaluation.get("rerank_depth"),
         losses={kind: c["metrics"]["losses"] for kind, c in done.get("train", {}).items()
                 if isinstance(c, dict) and c.get("metrics", {}).get("losses")},
     )
+
+
+def _proposed_scores(evaluation: dict) -> dict:
+    """Guard suites of the proposed pipeline: the candidate reranker's if it passed, else the
+    candidate embedder's, else the champion's; suites a decided candidate left unscored come from
+    the champion."""
+    champion = evaluation.get("champion", {})
+    for kind, key in (("reranker", "reranked"), ("embedder", "candidate")):
+        if evaluation.get(f"{kind}_pass"):
+            return champion | evaluation.get(key, {})
+    return champion
 
 
 def report_path(ws) -> Path:

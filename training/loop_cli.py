@@ -1,7 +1,9 @@
-"""`training loop --cycles N [--tasks-per-cycle K]`: the whole circle, with progress and a final table."""
+"""`training loop --cycles N [--minutes M] [--tasks-per-cycle K]`: the whole circle, with progress,
+one verdict line per cycle, the final table and where to go next."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import List, Optional
 
@@ -9,12 +11,19 @@ import typer
 
 from rag_agent.cli_common import SetOpt, VerboseOpt, WorkspaceOpt, open_workspace, setup_logging
 
+NEXT_COMMANDS = (
+    ("training models", "the registry: champions, candidates, and why each was promoted or rejected"),
+    ("evals run", "score the champions on every suite"),
+    ('python -m rag_agent ask "What is the governing law?"', "ask the agent with the champion models"),
+)
+
 
 def register(app: typer.Typer) -> None:
     @app.command("loop")
     def loop_command(
         cycles: int = typer.Option(3, "--cycles", min=1, help="Cycles to have finished in this workspace (earlier runs count)."),
-        tasks_per_cycle: Optional[int] = typer.Option(None, "--tasks-per-cycle", min=1, help="Fresh train tasks per cycle (training.tasks_per_cycle)."),
+        minutes: Optional[float] = typer.Option(None, "--minutes", min=1, help="Finish the cycles within this many minutes: tasks per cycle are planned from measured throughput."),
+        tasks_per_cycle: Optional[int] = typer.Option(None, "--tasks-per-cycle", min=1, help="Fresh train tasks per cycle (training.tasks_per_cycle); ignored with --minutes."),
         report: Optional[Path] = typer.Option(None, "--report", help="Folder for report.html and its plots (default: the workspace)."),
         workspace: Path = WorkspaceOpt,
         overrides: Optional[List[str]] = SetOpt,
@@ -26,26 +35,38 @@ def register(app: typer.Typer) -> None:
         from rich.console import Console
 
         from training.loop import TrainingLoop
+        from training.loop_console import quiet_libraries
         from training.report import write_report
 
+        started = time.time()
+        quiet_libraries()
         setup_logging(verbose)
         extra = [f"training.tasks_per_cycle={tasks_per_cycle}"] if tasks_per_cycle else []
         ws = open_workspace(workspace, list(overrides or []) + extra)
         console = Console(stderr=True)
         loop = TrainingLoop(ws)
+        finished = loop.last_finished_cycle()
+        if finished >= cycles:
+            console.print(f"All {cycles} cycles are done in {ws.root} ({finished} finished); report: {report or ws.root}/report.html")
+            console.print(f"To continue: training loop --cycles {finished + 1} (or more), same workspace; it keeps the champions and feedback.")
+            return
 
         def announce(row) -> None:
-            console.print(f"[bold]cycle {row.cycle}[/bold]: {row.decision} — {row.reason}")
+            console.print(f"[bold]{row.verdict or f'cycle {row.cycle}: {row.decision}'}[/bold]")
 
-        loop.run(cycles, on_cycle=announce)
+        loop.run(cycles, on_cycle=announce, deadline=started + minutes * 60 if minutes else None)
         rows = loop.rows()
         path = write_report(rows, report or ws.root)
         print_table(rows)
+        elapsed = (time.time() - started) / 60
+        typer.echo(f"{len(rows)} cycles, {sum(r.tasks for r in rows)} agent tasks, this run {elapsed:.1f} min" + (f" (budget {minutes:g})" if minutes else ""))
         typer.echo(f"report: {path}")
+        typer.echo("next:")
+        for command, what in NEXT_COMMANDS:
+            typer.echo(f"  {command:<55} # {what}")
 
 
 def print_table(rows) -> None:
-    from rich.console import Console
     from rich.table import Table
 
     from training.report import table_rows
@@ -53,10 +74,16 @@ def print_table(rows) -> None:
     header, cells = table_rows(rows)
     table = Table(title="training loop (NDCG@10; dev = in-domain contracts the loop never saw)")
     for name in header:
-        table.add_column(name)
+        table.add_column(name, overflow="fold")
     for line in cells:
         table.add_row(*line)
+    wide_console().print(table)
+
+
+def wide_console():
+    """A console that never cuts a number: to a file or pipe, rich's 80-column default would fold
+    or truncate cells, so the width is whatever the table needs (tables do not expand to it)."""
+    from rich.console import Console
+
     console = Console()
-    if not console.is_terminal:  # a log file: rich's 80-column default would fold every cell
-        console = Console(width=200)
-    console.print(table)
+    return console if console.is_terminal else Console(width=100_000)

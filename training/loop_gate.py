@@ -5,18 +5,32 @@ significantly; every other suite (the MTEB law tasks) must not drop by more than
 `gate.tolerance` with significance (evals.gate, paired bootstrap over queries), against the
 current champion and, with `training.guard_against_base`, also against the base models: each
 cycle may lose a little within the tolerance, so without the anchor forgetting could creep.
+
+Evaluation is the dearest part of a cycle, so it does only what a decision needs:
+  - a pipeline (embedder, reranker) is scored at most once per suite: `PipelineResults` keeps each
+    suite result on disk, keyed by the two model paths (unique per registered version) and the
+    evaluation settings, so the champion is never re-scored, a candidate is scored once for all
+    its comparisons, and a resumed `evaluate` step reuses the suites it had finished;
+  - a candidate's verdict stops the scoring as soon as it is decided: dev first (no significant
+    rise: the law tasks are not scored), then one law task at a time (one regresses: the rest
+    are not scored). The statistics of a decided candidate are exactly those of scoring all.
+The reranker re-scores the top `agent.retrieve_k` candidates, the depth the agent reranks
+(`rerank_depth`), so the gate measures the pipeline the agent runs.
 """
 
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
 import logging
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from evals.gate import gate
+from evals.results import PRIMARY_METRIC, SuiteResult
 from rag_agent.config import comma_list
-from evals.results import PRIMARY_METRIC
-from evals.runner import evaluate_suite
 from training import registry
 
 log = logging.getLogger(__name__)
@@ -28,22 +42,13 @@ def suites(ws) -> tuple[Path, list[Path]]:
     return root / t.dev_suite, [root / s for s in comma_list(t.guard_suites)]
 
 
-def _eval(ws, path: Path, split: str | None, embedder, reranker, rerank_k: int | None = None):
-    cfg = copy.deepcopy(ws.config)
-    if rerank_k is not None:
-        cfg.eval.rerank_k = rerank_k
-    return evaluate_suite(path, split, embedder, reranker, ws=ws, cfg=cfg)
+def rerank_depth(cfg) -> int:
+    """Candidates the reranker re-scores: what the agent reranks (`agent.retrieve_k`). The older
+    `training.loop_rerank_k` is ignored (deprecated): the gate must measure the agent's pipeline."""
+    return cfg.agent.retrieve_k
 
 
-def _load(ws, embedder: str, reranker: str | None):
-    """Load the models once for all suites of a pipeline (a spec string would be reloaded per suite)."""
-    from evals.runner import load_reranker_spec
-    from rag_agent.retrieval.embedder import SentenceTransformerEmbedder
-
-    models = ws.config.models
-    return SentenceTransformerEmbedder.from_spec(embedder, batch_size=models.batch_size, device=models.device), load_reranker_spec(reranker or "none")
-
-
+# ---- statistics (unchanged: tests/test_loop_gate_replay.py replays a recorded cycle) -------------
 def _significant_rise(candidate, baseline, cfg) -> tuple[bool, str]:
     decision = gate(candidate, baseline, cfg, tolerance=0.0)
     s = decision.suites[0]
@@ -70,39 +75,137 @@ def guards_hold(candidates: list, current: list, anchor: list | None, cfg) -> tu
     return held and held_anchor, f"{note}; vs base: {note_anchor}"
 
 
+# ---- one candidate's verdict, scoring lazily ------------------------------------------------------
+Lazy = Callable[[], SuiteResult]
+
+
+@dataclass
+class Guard:
+    """One law task: the candidate's, the current pipeline's and (optionally) the base's result."""
+
+    candidate: Lazy
+    current: Lazy
+    anchor: Lazy | None = None
+
+
+@dataclass
+class Verdict:
+    passed: bool
+    reason: str
+    rose: bool
+    held: bool | None  # None: the law tasks were not scored (dev decided)
+    dev: SuiteResult
+    guards: list[SuiteResult] = field(default_factory=list)  # the candidate's scored law tasks
+    skipped: list[str] = field(default_factory=list)  # law tasks left unscored, verdict decided
+
+
+def judge_candidate(dev_candidate: Lazy, dev_baseline: Lazy, guards: list[Guard], cfg, names: list[str] | None = None) -> Verdict:
+    """Dev must rise significantly, then each law task must hold; stop scoring once decided."""
+    dev = dev_candidate()
+    rose, dev_note = _significant_rise(dev, dev_baseline(), cfg)
+    names = names or [f"law task {i + 1}" for i in range(len(guards))]
+    if not rose:
+        skipped = names if guards else []
+        tail = f"; law tasks not scored ({', '.join(skipped)}): dev decided" if skipped else ""
+        return Verdict(False, f"{dev_note}; dev did not rise significantly{tail}", rose, None, dev, [], skipped)
+    cands, currents, anchors = [], [], []
+    use_anchor = all(g.anchor is not None for g in guards)
+    held = True
+    for i, guard in enumerate(guards):
+        cands.append(guard.candidate())
+        currents.append(guard.current())
+        if use_anchor:
+            anchors.append(guard.anchor())
+        held, _ = guards_hold(cands[-1:], currents[-1:], anchors[-1:] if use_anchor else None, cfg)
+        if not held:
+            break
+    _, guard_note = guards_hold(cands, currents, anchors if use_anchor else None, cfg)
+    skipped = names[len(cands):]
+    reason = f"{dev_note}; {guard_note}" + ("" if held else "; a law task regressed")
+    if skipped:
+        reason += f"; not scored: {', '.join(skipped)} (decided)"
+    return Verdict(rose and held, reason, rose, held, dev, cands, skipped)
+
+
+# ---- suite results of pipelines, each computed once ----------------------------------------------
+class PipelineResults:
+    """`get(embedder, reranker, suite, split)`: a SuiteResult from disk, else evaluated and kept."""
+
+    def __init__(self, ws):
+        self.ws = ws
+        self.cfg = copy.deepcopy(ws.config)
+        self.cfg.eval.rerank_k = rerank_depth(ws.config)
+        self.dir = ws.cache_dir / "loop_evals"
+        self._loaded: tuple | None = None  # (embedder spec, reranker spec, embedder, reranker)
+        self.computed: list[str] = []  # what this instance had to evaluate (the rest came from disk)
+
+    def key(self, embedder: str, reranker: str | None, suite: Path, split: str | None) -> str:
+        e = self.cfg.eval
+        settings = {"embedder": str(embedder), "reranker": str(reranker or "none"), "suite": str(suite), "split": split,
+                    "rerank_k": e.rerank_k if reranker not in (None, "none") else None, "k": e.k, "retrieve_k": e.retrieve_k,
+                    "overlap": e.overlap_fraction, "omitted": e.omitted_evidence, "join_gap": e.evidence_join_gap,
+                    "chunking": asdict(self.cfg.chunking)}
+        return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:24]
+
+    def get(self, embedder: str, reranker: str | None, suite: Path, split: str | None) -> SuiteResult:
+        path = self.dir / f"{self.key(embedder, reranker, suite, split)}.json"
+        if path.exists():
+            try:
+                return SuiteResult.from_dict(json.loads(path.read_text()))
+            except (ValueError, TypeError):
+                log.warning("unreadable cached result %s: re-evaluating", path)
+        from evals.runner import evaluate_suite
+
+        emb, rr = self._models(embedder, reranker)
+        result = evaluate_suite(suite, split, emb, rr, ws=self.ws, cfg=self.cfg)
+        self.computed.append(f"{Path(str(suite)).name}:{Path(str(embedder)).name}+{Path(str(reranker or 'none')).name}")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(result.to_dict()))
+        tmp.replace(path)  # atomic: a killed writer leaves no half result
+        return result
+
+    def _models(self, embedder: str, reranker: str | None):
+        """Load a pipeline's models once for all its suites (a spec string is reloaded per suite)."""
+        if self._loaded is None or self._loaded[:2] != (embedder, reranker):
+            from evals.runner import load_reranker_spec
+            from rag_agent.retrieval.embedder import SentenceTransformerEmbedder
+
+            models = self.cfg.models
+            emb = SentenceTransformerEmbedder.from_spec(str(embedder), batch_size=models.batch_size, device=models.device)
+            self._loaded = (embedder, reranker, emb, load_reranker_spec(str(reranker or "none")))
+        return self._loaded[2], self._loaded[3]
+
+
 def evaluate_cycle(ws, train: dict) -> dict:
     t = ws.config.training
     dev_path, guard_paths = suites(ws)
-    champ_emb, champ_rr = registry.champion(ws, "embedder"), registry.champion(ws, "reranker")
-    emb_candidate = train["embedder"].get("version_id")
-    rr_candidate = train["reranker"].get("version_id")
+    results = PipelineResults(ws)
     split = t.dev_split
+    champ_emb, champ_rr = registry.champion(ws, "embedder"), registry.champion(ws, "reranker")
+    champ_rr_spec = None if champ_rr.is_none else champ_rr.path
+    emb_candidate, rr_candidate = train["embedder"].get("version_id"), train["reranker"].get("version_id")
+    names = [p.name for p in guard_paths]
 
-    def run_all(embedder_spec: str, reranker_spec: str | None, rerank_k: int | None = None):
-        embedder, reranker = _load(ws, embedder_spec, reranker_spec)
-        dev = _eval(ws, dev_path, split, embedder, reranker, rerank_k)
-        return dev, [_eval(ws, p, None, embedder, reranker, rerank_k) for p in guard_paths]
-
-    champion_dev, champion_guards = run_all(champ_emb.path, champ_rr.path, t.loop_rerank_k)
-    out = {"dev_suite": champion_dev.suite, "champion": _scores(champion_dev, champion_guards)}
+    champion_dev = results.get(champ_emb.path, champ_rr_spec, dev_path, split)
+    champion_guards = [results.get(champ_emb.path, champ_rr_spec, p, None) for p in guard_paths]
+    out = {"dev_suite": champion_dev.suite, "rerank_depth": rerank_depth(ws.config), "champion": _scores(champion_dev, champion_guards)}
     base_path = registry.get_version(ws, "embedder-base").path
-    anchor_guards = None
-    if t.guard_against_base and (emb_candidate or rr_candidate) and (champ_emb.path != base_path or not champ_rr.is_none):
-        embedder, _ = _load(ws, base_path, None)
-        anchor_guards = [_eval(ws, p, None, embedder, None) for p in guard_paths]
-        out["base"] = _scores(None, anchor_guards)
+    use_anchor = t.guard_against_base and (emb_candidate or rr_candidate) and (champ_emb.path != base_path or not champ_rr.is_none)
+
+    def guards_for(embedder: str, reranker: str | None, current: tuple[str, str | None]) -> list[Guard]:
+        return [Guard(lambda p=p: results.get(embedder, reranker, p, None), lambda p=p: results.get(*current, p, None),
+                      (lambda p=p: results.get(base_path, None, p, None)) if use_anchor else None) for p in guard_paths]
 
     embedder_pass, embedder_reason, base_emb = False, "no candidate", champ_emb.path
     if emb_candidate:
         emb_path = registry.get_version(ws, emb_candidate).path
         # The embedder is judged alone against the champion embedder alone.
-        champ_alone = (champion_dev, champion_guards) if champ_rr.is_none else run_all(champ_emb.path, None)
-        cand_dev, cand_guards = run_all(emb_path, None)
-        out["candidate"] = _scores(cand_dev, cand_guards)
-        rose, dev_note = _significant_rise(cand_dev, champ_alone[0], ws.config)
-        held, guard_note = guards_hold(cand_guards, champ_alone[1], anchor_guards, ws.config)
-        embedder_pass = rose and held
-        embedder_reason = f"{dev_note}; {guard_note}" + ("" if rose else "; dev did not rise significantly") + ("" if held else "; a law task regressed")
+        verdict = judge_candidate(lambda: results.get(emb_path, None, dev_path, split), lambda: results.get(champ_emb.path, None, dev_path, split),
+                                  guards_for(emb_path, None, (champ_emb.path, None)), ws.config, names)
+        out["candidate"] = _scores(verdict.dev, verdict.guards)
+        out["embedder_skipped"] = verdict.skipped
+        embedder_pass, embedder_reason = verdict.passed, verdict.reason
         if embedder_pass:
             base_emb = emb_path
 
@@ -110,15 +213,17 @@ def evaluate_cycle(ws, train: dict) -> dict:
     if rr_candidate:
         rr_path = registry.get_version(ws, rr_candidate).path
         # The reranker is judged on top of the embedder that will be champion, against the current pipeline.
-        current_dev, current_guards = run_all(base_emb, champ_rr.path, t.loop_rerank_k) if base_emb != champ_emb.path else (champion_dev, champion_guards)
-        rr_dev, rr_guards = run_all(base_emb, rr_path, t.loop_rerank_k)
-        out["reranked"] = _scores(rr_dev, rr_guards)
-        rose, dev_note = _significant_rise(rr_dev, current_dev, ws.config)
-        held, guard_note = guards_hold(rr_guards, current_guards, anchor_guards, ws.config)
-        reranker_pass = rose and held
-        reranker_reason = f"{dev_note}; {guard_note}" + ("" if rose else "; dev did not rise significantly") + ("" if held else "; a law task regressed")
+        current = (base_emb, champ_rr_spec)
+        verdict = judge_candidate(lambda: results.get(base_emb, rr_path, dev_path, split), lambda: results.get(*current, dev_path, split),
+                                  guards_for(base_emb, rr_path, current), ws.config, names)
+        out["reranked"] = _scores(verdict.dev, verdict.guards)
+        out["reranker_skipped"] = verdict.skipped
+        reranker_pass, reranker_reason = verdict.passed, verdict.reason
         if reranker_pass:
             proposed_rr = rr_path
+    if use_anchor:
+        scored = [p for p in guard_paths if (results.dir / f"{results.key(base_path, None, p, None)}.json").exists()]
+        out["base"] = _scores(None, [results.get(base_path, None, p, None) for p in scored])
 
     out.update(
         embedder_pass=embedder_pass,
@@ -127,6 +232,7 @@ def evaluate_cycle(ws, train: dict) -> dict:
         reranker_reason=reranker_reason,
         proposed={"embedder_path": base_emb, "reranker_path": proposed_rr},
         metrics={"embedder": {"eval": out.get("candidate", {})}, "reranker": {"eval": out.get("reranked", {})}},
+        evaluated_now=results.computed,
     )
     return out
 

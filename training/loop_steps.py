@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from rag_agent.config import comma_list
 from rag_agent.workspace import Workspace
 from training import registry
-from training.loop_tasks import cycle_selection, load_pool, probe_selection, write_manifest
+from training.loop_console import task_bar
+from training.loop_tasks import contracts_needed, cycle_selection, load_pool, probe_selection, write_manifest
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +26,8 @@ class StepContext:
     results: dict  # payloads of the steps already finished in this cycle
     llm_holder: object  # has get_llm()
     progress: bool = True
+    planned_tasks: int | None = None  # `--minutes`: tasks this cycle can afford (training/loop_plan.py)
+    plan: dict | None = None  # the throughput the plan used, recorded with the selection
 
     @property
     def cfg(self):
@@ -61,7 +64,9 @@ def step_select(ctx: StepContext) -> dict:
     t = ctx.cfg.training
     pool = ctx.pool()
     prefer = tuple(comma_list(t.prefer_answer_types))
-    contracts, tasks = cycle_selection(pool, ctx.cycle, t.probe_contracts, t.contracts_per_cycle, t.tasks_per_cycle, t.seed, prefer)
+    n_tasks = ctx.planned_tasks or t.tasks_per_cycle
+    n_contracts = contracts_needed(n_tasks, t.tasks_per_contract, t.contracts_per_cycle)
+    contracts, tasks = cycle_selection(pool, ctx.cycle, t.probe_contracts, n_contracts, n_tasks, t.seed, prefer, used_before=_contracts_used_before(ctx))
     probe_contracts, _ = probe_selection(pool, t.probe_contracts, t.probe_tasks, t.seed)
     manifest = write_manifest(contracts + probe_contracts, pool.manifest, ctx.ws.cache_dir / "loop" / f"contracts_cycle{ctx.cycle}.jsonl")
     report = ingest(champion_ws(ctx.ws), [manifest], progress=ctx.progress)
@@ -69,7 +74,18 @@ def step_select(ctx: StepContext) -> dict:
         "task_ids": [task.id for task in tasks],
         "contracts": [c["doc_id"] for c in contracts],
         "chunks_added": report.chunks_added,
+        "planned_tasks": n_tasks,
+        "plan": ctx.plan,
     }
+
+
+def _contracts_used_before(ctx: StepContext) -> int:
+    """Contracts cycles 1..n-1 took (cycles vary in size under `--minutes`)."""
+    import json
+
+    with ctx.ws.db() as con:
+        rows = con.execute("SELECT payload FROM loop_steps WHERE step = 'select' AND cycle < ?", [ctx.cycle]).fetchall()
+    return sum(len(json.loads(payload)["contracts"]) for (payload,) in rows)
 
 
 def _tasks(ctx: StepContext, ids: list[str]):
@@ -82,10 +98,13 @@ def step_agent(ctx: StepContext) -> dict:
     from rag_agent.graph.runner import run_tasks
 
     tasks = _tasks(ctx, ctx.results["select"]["task_ids"])
-    summary = run_tasks(champion_ws(ctx.ws), tasks, ctx.run_id, llm=ctx.llm_holder.get_llm(), workers=ctx.cfg.agent.workers)
+    with task_bar(f"cycle {ctx.cycle}: agent tasks", ctx.progress) as (on_start, on_task):
+        summary = run_tasks(champion_ws(ctx.ws), tasks, ctx.run_id, llm=ctx.llm_holder.get_llm(), workers=ctx.cfg.agent.workers,
+                            progress=on_task, on_start=on_start)
     return {
         "run_id": ctx.run_id,
         "tasks": summary.tasks,
+        "tasks_now": summary.tasks - summary.skipped_now,  # run by this invocation (the seconds measured)
         "failed": summary.failed,
         "success_rate": summary.success_rate,
         "seconds_per_task": summary.seconds_per_task,
@@ -156,7 +175,10 @@ def step_evaluate(ctx: StepContext) -> dict:
 
 # ---- probe: agent success of the proposed pipeline vs the champions on held-back tasks ------------
 def step_probe(ctx: StepContext) -> dict:
+    """Paired success difference on the same probe tasks; vetoes only a significant drop
+    (training/loop_probe.py)."""
     from rag_agent.graph.runner import run_tasks
+    from training.loop_probe import paired_probe
 
     t = ctx.cfg.training
     evaluation = ctx.results["evaluate"]
@@ -167,13 +189,23 @@ def step_probe(ctx: StepContext) -> dict:
         return {"skipped": "training.probe_tasks = 0", "pass": True}
     _, tasks = probe_selection(ctx.pool(), t.probe_contracts, t.probe_tasks, t.seed)
     champ = champion_ws(ctx.ws)
-    results = {}
+    results, outcomes = {}, {}
     for name, ws in (("champion", champ), ("proposed", with_models(ctx.ws, proposed["embedder_path"], proposed["reranker_path"]))):
         run_id = "probe-" + registry.slug_versions(ws.config.models.embedder, ws.config.models.reranker)
-        summary = run_tasks(ws, tasks, run_id, llm=ctx.llm_holder.get_llm(), workers=ctx.cfg.agent.workers)
+        with task_bar(f"cycle {ctx.cycle}: probe ({name})", ctx.progress) as (on_start, on_task):
+            summary = run_tasks(ws, tasks, run_id, llm=ctx.llm_holder.get_llm(), workers=ctx.cfg.agent.workers, progress=on_task, on_start=on_start)
         results[name] = {"run_id": run_id, "successes": summary.successes, "labelled": summary.labelled}
-    passed = results["proposed"]["successes"] >= results["champion"]["successes"] - t.probe_tolerance
-    return {**results, "pass": passed}
+        outcomes[name] = _outcomes(ctx.ws, run_id, [task.id for task in tasks])
+    stats = paired_probe(outcomes["champion"], outcomes["proposed"], t.probe_alpha, seed=t.seed)
+    return {**results, "stats": stats.to_dict(), "text": stats.text, "pass": not stats.veto}
+
+
+def _outcomes(ws, run_id: str, task_ids: list[str]) -> dict[str, bool]:
+    """Task id -> solved, for the checked tasks of `run_id` among `task_ids`."""
+    with ws.db() as con:
+        rows = con.execute("SELECT task_id, success FROM outcomes WHERE run_id = ? AND success IS NOT NULL", [run_id]).fetchall()
+    wanted = set(task_ids)
+    return {task_id: bool(ok) for task_id, ok in rows if task_id in wanted}
 
 
 # ---- decide: promote or reject, with the reason ---------------------------------------------------
@@ -181,6 +213,7 @@ def step_decide(ctx: StepContext) -> dict:
     evaluation, probe = ctx.results["evaluate"], ctx.results["probe"]
     train = ctx.results["train"]
     probe_note = "" if probe.get("pass") else f"; agent probe: {probe.get('skipped') or _probe_text(probe)}"
+    probe_seen = f"; agent {_probe_text(probe)}" if probe.get("pass") and "stats" in probe else ""
     parts, reasons = [], []
     for kind in ("embedder", "reranker"):
         candidate = train[kind].get("version_id")
@@ -189,15 +222,21 @@ def step_decide(ctx: StepContext) -> dict:
             reasons.append(f"{kind}: {train[kind].get('reason', 'no data')}")
             continue
         passed = evaluation[f"{kind}_pass"] and probe.get("pass", False)
-        reason = evaluation[f"{kind}_reason"] + ("" if passed or not evaluation[f"{kind}_pass"] else probe_note)
+        reason = evaluation[f"{kind}_reason"] + (probe_seen if passed else "" if not evaluation[f"{kind}_pass"] else probe_note)
         current = registry.get_version(ctx.ws, candidate).status
         if current == "candidate":  # a resumed decide must not act twice
             (registry.promote if passed else registry.reject)(ctx.ws, candidate, reason=reason, metrics=evaluation.get("metrics", {}).get(kind))
         parts.append(f"{kind} {'promoted' if passed else 'rejected'}")
         reasons.append(f"{kind}: {reason}")
-    return {"summary": ", ".join(parts), "reason": " | ".join(reasons)}
+    payload = {"summary": ", ".join(parts), "reason": " | ".join(reasons)}
+    from training.loop_console import verdict_line
+
+    payload["verdict"] = verdict_line(ctx.cycle, payload, evaluation, train)
+    return payload
 
 
 def _probe_text(probe: dict) -> str:
+    if "text" in probe:
+        return probe["text"]
     return f"proposed {probe['proposed']['successes']}/{probe['proposed']['labelled']} vs champion {probe['champion']['successes']}/{probe['champion']['labelled']}"
 

@@ -1,8 +1,11 @@
 """Which CUAD train tasks each loop cycle gets, and which are held back for the agent probe.
 
 The train contracts are shuffled once with the loop seed. The first `probe_contracts` are reserved
-for the agent-success probe (never trained on); cycle n takes the next `contracts_per_cycle`
-contracts after those of cycles 1..n-1, and `tasks_per_cycle` of their tasks. So every cycle's
+for the agent-success probe (never trained on); cycle n takes the next contracts after those
+cycles 1..n-1 used, and its tasks from them. Many questions share a contract
+(`contracts_needed`): up to `training.tasks_per_contract` tasks per contract before another is
+added (at least `contracts_per_cycle`), because the judge reuses a chunk's KV prefix across the
+questions about it and the contract is ingested once. So every cycle's
 tasks are fresh, the choice is reproducible, and a resumed loop picks the same tasks. Within a
 cycle, questions of the `prefer` answer types come first (`training.prefer_answer_types`): a date
 or text question asks about a clause that is in the contract, while 78% of CUAD's yes/no questions
@@ -47,10 +50,18 @@ def probe_selection(pool: TaskPool, probe_contracts: int, n_tasks: int, seed: in
     return contracts, _sample(pool, contracts, n_tasks, seed)
 
 
+def contracts_needed(n_tasks: int, tasks_per_contract: int, min_contracts: int) -> int:
+    """More tasks per contract before more contracts (the cap keeps some variety of contracts)."""
+    return max(min_contracts, -(-n_tasks // max(tasks_per_contract, 1)))
+
+
 def cycle_selection(
-    pool: TaskPool, cycle: int, probe_contracts: int, contracts_per_cycle: int, n_tasks: int, seed: int, prefer: tuple[str, ...] = ()
+    pool: TaskPool, cycle: int, probe_contracts: int, contracts_per_cycle: int, n_tasks: int, seed: int, prefer: tuple[str, ...] = (),
+    used_before: int | None = None,
 ):
-    start = probe_contracts + (cycle - 1) * contracts_per_cycle
+    """`used_before`: contracts earlier cycles took (default: `contracts_per_cycle` each)."""
+    used = (cycle - 1) * contracts_per_cycle if used_before is None else used_before
+    start = probe_contracts + used
     contracts = pool.contracts[start : start + contracts_per_cycle]
     if not contracts:
         raise DataError(f"cycle {cycle}", f"unused train contracts (only {len(pool.contracts)} exist)", "lower training.contracts_per_cycle or the number of cycles")

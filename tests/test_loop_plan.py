@@ -1,0 +1,37 @@
+"""`training loop --minutes M`: tasks per cycle are planned from measured throughput."""
+
+from __future__ import annotations
+
+from training.loop_plan import DEFAULT_AGENT_S_PER_TASK, Throughput, measured_throughput, plan_tasks
+
+
+def _cycle(tasks: int, agent: float, harvest: float, train: float, evaluate: float, probe: float = 0.0) -> dict:
+    return {"select": {"seconds": 3.0}, "agent": {"tasks": tasks, "tasks_now": tasks, "seconds": agent}, "harvest": {"seconds": harvest},
+            "train": {"seconds": train}, "reindex": {"seconds": 20.0}, "evaluate": {"seconds": evaluate}, "probe": {"seconds": probe},
+            "decide": {"seconds": 0.1}}
+
+
+def test_defaults_before_any_measurement_and_the_latest_cycle_after():
+    assert not measured_throughput([]).measured and measured_throughput([]).agent_s_per_task == DEFAULT_AGENT_S_PER_TASK
+    unfinished = _cycle(10, 120, 50, 100, 200)
+    del unfinished["decide"]
+    assert not measured_throughput([unfinished]).measured  # a cycle still running measures nothing yet
+    tp = measured_throughput([_cycle(10, 150, 60, 100, 300), _cycle(30, 360, 150, 200, 100, 80)])
+    assert tp.measured and tp.agent_s_per_task == 12.0 and tp.harvest_s_per_task == 5.0
+    assert tp.fixed_s == 3.0 + 200 + 20 + 100 + 80 + 0.1
+
+
+def test_a_one_hour_budget_fits_and_plans_more_tasks_when_faster():
+    """Simulated run at the issue's target speeds (agent 12 s, judge ~5 s a task, fixed 5-7 min)."""
+    budget, spent, tasks_total, done = 3600.0, 0.0, 0, []
+    for cycle in range(1, 4):
+        tasks = plan_tasks(budget - spent, 4 - cycle, measured_throughput(done))
+        fixed = 600.0 if cycle == 1 else 400.0  # the first cycle encodes every suite once
+        spent += fixed + tasks * (12.0 + 5.0)
+        done.append(_cycle(tasks, tasks * 12.0, tasks * 5.0, fixed - 150, 126.9))
+        tasks_total += tasks
+    assert spent <= budget
+    assert tasks_total >= 100
+    slow, fast = Throughput(30, 10, 300, True), Throughput(12, 5, 300, True)
+    assert plan_tasks(1800, 1, fast) > plan_tasks(1800, 1, slow) >= 2
+    assert plan_tasks(10, 3, slow) == 2  # out of time: a minimal cycle, not zero tasks

@@ -1,0 +1,90 @@
+"""What a person watching `training loop` sees: progress bars, one verdict line per cycle, no noise.
+
+Bars go to stderr (rich, count + ETA) and vanish when done; logging keeps the record.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from contextlib import contextmanager
+
+NOISY_LOGGERS = ("transformers", "sentence_transformers", "huggingface_hub", "faiss", "httpx")
+
+
+def quiet_libraries() -> None:
+    """Silence library chatter ("Loading weights" bars, info logs) for every loop command.
+
+    The environment variables reach libraries not imported yet; the calls reach those already
+    imported. Our own warnings and errors still show."""
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
+    for name in NOISY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+    try:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
+    except ImportError:  # transformers absent: nothing to silence
+        pass
+    try:
+        from huggingface_hub.utils import disable_progress_bars
+
+        disable_progress_bars()
+    except ImportError:
+        pass
+
+
+@contextmanager
+def task_bar(label: str, enabled: bool = True):
+    """(on_start, on_task) callbacks for `run_tasks`: a bar with done/total, successes and ETA."""
+    if not enabled:
+        yield None, None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[note]}"),
+               TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn())
+    solved = {"ok": 0, "n": 0}
+    with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
+        bar = progress.add_task(label, total=None, note="")
+
+        def on_start(pending: int) -> None:
+            progress.update(bar, total=pending)
+
+        def on_task(result) -> None:
+            if result.success is not None:
+                solved["n"] += 1
+                solved["ok"] += bool(result.success)
+            progress.update(bar, advance=1, note=f"solved {solved['ok']}/{solved['n']}" if solved["n"] else "")
+
+        yield on_start, on_task
+
+
+def verdict_line(cycle: int, decide: dict, evaluation: dict, train: dict) -> str:
+    """'cycle 2: embedder 0003 promoted: dev 0.5310 -> 0.5710, law tasks held; reranker: no candidate'."""
+    dev = evaluation.get("dev_suite", "")
+    parts = []
+    for kind, scores_key in (("embedder", "candidate"), ("reranker", "reranked")):
+        version = (train.get(kind) or {}).get("version_id")
+        if not version:
+            parts.append(f"{kind}: no candidate")
+            continue
+        short = version.split("-")[1] if version.count("-") >= 2 else version
+        promoted = f"{kind} promoted" in decide.get("summary", "")
+        before, after = evaluation.get("champion", {}).get(dev), evaluation.get(scores_key, {}).get(dev)
+        dev_text = f"dev {before:.4f} -> {after:.4f}" if before is not None and after is not None else "dev not scored"
+        skipped = evaluation.get(f"{kind}_skipped") or []
+        if promoted:
+            law = "law tasks held"
+        elif not evaluation.get(f"{kind}_pass"):
+            reason = evaluation.get(f"{kind}_reason", "")
+            law = "dev did not rise significantly" if "did not rise" in reason else "a law task regressed" if "regressed" in reason else reason
+        else:
+            law = "retrieval gate passed, agent probe vetoed"
+        note = f" ({len(skipped)} law task(s) not scored)" if skipped else ""
+        parts.append(f"{kind} {short} {'promoted' if promoted else 'rejected'}: {dev_text}, {law}{note}")
+    return f"cycle {cycle}: " + "; ".join(parts)
