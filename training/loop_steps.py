@@ -93,6 +93,19 @@ def _tasks(ctx: StepContext, ids: list[str]):
     return [by_id[i] for i in ids]
 
 
+def stop_on_outage(summary, run_id: str) -> None:
+    """An unreachable LLM leaves tasks pending: the step must not finish (and be recorded as done)
+    on half its tasks. Raising keeps the step unfinished, so rerunning the loop resumes it."""
+    from rag_agent.errors import LLMUnavailableError
+
+    if summary.outage or summary.pending:
+        raise LLMUnavailableError(
+            f"run {run_id}: {summary.pending} task(s) left pending ({summary.outage or 'LLM unreachable'})",
+            "a reachable LLM for every task of the step",
+            "bring the LLM endpoint back, then rerun the same `training loop` command: the step resumes",
+        )
+
+
 # ---- agent: the champions answer the cycle's tasks; traces under run id loop-<cycle> --------------
 def step_agent(ctx: StepContext) -> dict:
     from rag_agent.graph.runner import run_tasks
@@ -101,6 +114,7 @@ def step_agent(ctx: StepContext) -> dict:
     with task_bar(f"cycle {ctx.cycle}: agent tasks", ctx.progress) as (on_start, on_task):
         summary = run_tasks(champion_ws(ctx.ws), tasks, ctx.run_id, llm=ctx.llm_holder.get_llm(), workers=ctx.cfg.agent.workers,
                             progress=on_task, on_start=on_start)
+    stop_on_outage(summary, ctx.run_id)
     return {
         "run_id": ctx.run_id,
         "tasks": summary.tasks,
@@ -194,6 +208,7 @@ def step_probe(ctx: StepContext) -> dict:
         run_id = "probe-" + registry.slug_versions(ws.config.models.embedder, ws.config.models.reranker)
         with task_bar(f"cycle {ctx.cycle}: probe ({name})", ctx.progress) as (on_start, on_task):
             summary = run_tasks(ws, tasks, run_id, llm=ctx.llm_holder.get_llm(), workers=ctx.cfg.agent.workers, progress=on_task, on_start=on_start)
+        stop_on_outage(summary, run_id)
         results[name] = {"run_id": run_id, "successes": summary.successes, "labelled": summary.labelled}
         outcomes[name] = _outcomes(ctx.ws, run_id, [task.id for task in tasks])
     stats = paired_probe(outcomes["champion"], outcomes["proposed"], t.probe_alpha, seed=t.seed)
