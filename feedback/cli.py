@@ -23,6 +23,7 @@ def harvest_command(
     workspace: Path = WorkspaceOpt,
     run: Optional[str] = typer.Option(None, "--run", help="Only this run id (default: every run)."),
     judge: Optional[str] = typer.Option(None, "--judge", help="llm or none (default: feedback.judge)."),
+    workers: int = typer.Option(1, "--workers", min=1, help="Concurrent judge requests (llm.backend=openai only; an embedded model serves one at a time)."),
     regrade: bool = typer.Option(False, "--regrade", help="Re-derive already-harvested tasks from the judge cache under today's rules (no LLM call)."),
     overrides: Optional[List[str]] = SetOpt,
     verbose: bool = VerboseOpt,
@@ -35,6 +36,10 @@ def harvest_command(
 
     setup_logging(verbose)
     ws = open_workspace(workspace, list(overrides or []) + ([f"feedback.judge={judge}"] if judge else []), create=False)
+    if workers > 1 and ws.config.llm.backend != "openai":
+        from rag_agent.errors import ConfigError
+
+        raise ConfigError(f"--workers {workers} with llm.backend={ws.config.llm.backend}", "llm.backend=openai for concurrent judge requests", "drop --workers or set llm.backend=openai")
     judge_impl = None
     if ws.config.feedback.judge == "llm":
         from rag_agent.llm.factory import load_llm
@@ -44,7 +49,7 @@ def harvest_command(
         llm = CacheOnlyLLM.for_config(ws.config.llm) if regrade else load_llm(ws.config.llm)
         judge_impl = LLMJudge(llm, JudgeSettings.from_config(ws.config.feedback))
     with ws.db() as con:
-        harvester = Harvester(ws, con, judge_impl)
+        harvester = Harvester(ws, con, judge_impl, workers=workers)
         report = harvester.regrade(run_id=run, progress=True) if regrade else harvester.run(run_id=run, progress=True)
     table = Table(title=f"harvest ({judge_impl.name if judge_impl else 'judge none'})")
     for name, value in vars(report).items():

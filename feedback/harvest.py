@@ -75,8 +75,9 @@ class TaskProducts:
 
 
 class Harvester:
-    def __init__(self, ws, con, judge=None, miner: NegativeMiner | None = None):
+    def __init__(self, ws, con, judge=None, miner: NegativeMiner | None = None, workers: int = 1):
         self.ws, self.con, self.judge = ws, con, judge
+        self.workers = max(1, workers)  # concurrent judge requests (OpenAI-compatible servers only)
         self.cfg = ws.config.feedback
         self.cache = JudgeCache(con, judge) if judge is not None else None
         # None: judge cache misses while deriving; "prejudged": judged chunk-major before deriving;
@@ -166,7 +167,7 @@ class Harvester:
         self.report.judge_cache_hits = self.cache.hits
         log.info("judging %d (question, chunk) pair(s) over %d distinct chunk(s), chunk-major", len(judgments), len({j.content_hash for j in judgments}))
         self.cache_only = "prejudged"
-        judge_order.judge_all(self.judge, self.cache, judgments, self.report, progress)
+        judge_order.judge_all(self.judge, self.cache, judgments, self.report, progress, self.workers)
 
     # ---- deriving ----------------------------------------------------------------------------
     def derive(self, trace: TaskTrace) -> TaskProducts:

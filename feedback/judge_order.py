@@ -59,30 +59,70 @@ def chunk_major(judgments: list[Judgment]) -> list[Judgment]:
     return [j for group in groups.values() for j in group]
 
 
-def judge_all(judge, cache, judgments: list[Judgment], report, progress: bool = False) -> set[tuple[str, str]]:
+def judge_all(judge, cache, judgments: list[Judgment], report, progress: bool = False, workers: int = 1) -> set[tuple[str, str]]:
     """Judge in the given order, storing each verdict at once; returns the (query, content hash)
-    pairs that failed (their chunks stay unlabeled in this harvest)."""
+    pairs that failed (their chunks stay unlabeled in this harvest).
+
+    `workers` > 1 sends that many requests at a time (an OpenAI-compatible server can serve them
+    concurrently); verdicts are still stored, counted and checked in the given order, by this
+    thread (a DuckDB connection is not shared between threads)."""
     failed: set[tuple[str, str]] = set()
-    with _bar(len(judgments), progress) as advance:
-        for judgment in judgments:
-            calls_before = getattr(judge, "calls", 0)
-            try:
-                labels = judge.grade(judgment.query, [(judgment.chunk_id, judgment.text)])
-                if len(labels) != 1:
-                    raise LLMError(f"{len(labels)} labels", "1 label", "fix the judge")
-            except LogprobsUnavailable:
-                raise  # every later judgment would fail the same way: stop, keep what is stored
-            except LLMError as exc:  # one malformed reply: skip and count
-                log.warning("judge output invalid for %s, skipped: %s", judgment.chunk_id, exc)
-                report.judge_invalid += 1
-                report.chunks_unlabeled += 1
-                failed.add((judgment.query, judgment.content_hash))
-                continue
-            finally:
-                report.judge_calls += max(1, getattr(judge, "calls", calls_before + 1) - calls_before)
+    with _bar(len(judgments), progress) as advance, _pool(workers) as pool:
+        window = workers * 4 if pool else 1  # requests in flight at most; a fatal error wastes no more
+        for start in range(0, len(judgments), window):
+            part = judgments[start : start + window]
+            outcomes = [pool.submit(_grade_one, judge, j) for j in part] if pool else [_Done(_grade_one(judge, j)) for j in part]
+            for judgment, outcome in zip(part, outcomes):
+                labels, error = outcome.result()
+                report.judge_calls += 1
                 advance()
-            cache.store(judgment.query, judgment.content_hash, labels[0])
+                if isinstance(error, LogprobsUnavailable):
+                    for pending in outcomes:
+                        pending.cancel()
+                    raise error  # every later judgment would fail the same way: stop, keep what is stored
+                if error is not None:  # one malformed reply: skip and count
+                    log.warning("judge output invalid for %s, skipped: %s", judgment.chunk_id, error)
+                    report.judge_invalid += 1
+                    report.chunks_unlabeled += 1
+                    failed.add((judgment.query, judgment.content_hash))
+                    continue
+                cache.store(judgment.query, judgment.content_hash, labels[0])
     return failed
+
+
+def _grade_one(judge, judgment: Judgment):
+    """(labels, None) or (None, the LLMError): errors travel back to the storing thread in order."""
+    try:
+        labels = judge.grade(judgment.query, [(judgment.chunk_id, judgment.text)])
+        if len(labels) != 1:
+            raise LLMError(f"{len(labels)} labels", "1 label", "fix the judge")
+        return labels, None
+    except LLMError as exc:
+        return None, exc
+
+
+class _Done:
+    """A finished result with the Future methods judge_all uses (the sequential path)."""
+
+    def __init__(self, value):
+        self.value = value
+
+    def result(self):
+        return self.value
+
+    def cancel(self):
+        return False
+
+
+@contextmanager
+def _pool(workers: int):
+    if workers <= 1:
+        yield None
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="judge") as pool:
+        yield pool
 
 
 @contextmanager
