@@ -5,20 +5,23 @@ skipped and counted."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import threading
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-from typer.testing import CliRunner
+from pathlib import Path
 
 from rag_agent.config import LLMConfig
 from rag_agent.llm.openai_backend import OpenAICompatLLM
 
-from feedback.cli import app
 from feedback.harvest import Harvester
 from feedback.judge import JudgeSettings, LLMJudge
 from feedback.synthetic import TaskSpec, insert_task
 from tests.test_feedback_harvest import NoMining, build, snapshot
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 class Script:
@@ -90,12 +93,13 @@ def test_a_server_without_logprobs_stops_the_harvest_with_one_line_and_keeps_ear
         assert first.tasks_harvested == 4
         kept = snapshot(ws)
         script.logprobs, script.requests = False, 0
-        out = CliRunner().invoke(app, ["harvest", "-w", str(ws.root), "--set", "llm.backend=openai", "--set", f"llm.base_url={url}",
-                                       "--set", "llm.model=scripted", "--set", "feedback.judge_mode=passage-first"])
-    assert out.exit_code == 2, out.output
-    lines = [line for line in out.output.splitlines() if line.strip()]
-    errors = [line for line in lines if line.startswith("error:")]
-    assert len(errors) == 1 and "without logprobs" in errors[0] and "Traceback" not in out.output
+        # The real command line, as a user runs it: one line on stderr, exit code 2.
+        out = subprocess.run([sys.executable, "-m", "feedback", "harvest", "-w", str(ws.root), "--set", "llm.backend=openai",
+                              "--set", f"llm.base_url={url}", "--set", "llm.model=scripted", "--set", "feedback.judge_mode=passage-first"],
+                             cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 2, out.stdout + out.stderr
+    errors = [line for line in out.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "without logprobs" in errors[0] and "Traceback" not in out.stderr + out.stdout
     assert script.requests == 1, "the first reply without logprobs must stop the harvest"
     assert snapshot(ws) == kept  # the earlier harvest is intact; t9 stays pending for a rerun
     with ws.db() as con:
