@@ -41,6 +41,8 @@ def main() -> None:
     parser.add_argument("--contracts", type=int, default=4)
     parser.add_argument("--depth", type=int, default=5)
     parser.add_argument("--backend", default="llama-cpp", help="llm.backend of the judge")
+    parser.add_argument("--threads", type=int, default=None, help="llm.n_threads (1 on a machine loaded by other jobs: two threads"
+                        " that wait for each other at every barrier crawl when each gets a fraction of a core)")
     parser.add_argument("--data", default=None)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default=None, help="save the judged rows here (JSON)")
@@ -99,7 +101,7 @@ def collect(args, cfg) -> dict:
         questions.append({"task": task.id, "doc": task.doc_id, "question": task.question,
                           "chunks": [{"id": h.chunk_id, "rank": r, "text": h.text, "gold": h.chunk_id in gold} for r, h in enumerate(hits, 1)]})
 
-    llm = load_llm(LLMConfig(backend=args.backend))
+    llm = load_llm(LLMConfig(backend=args.backend, **({"n_threads": args.threads} if args.threads else {})))
     timing = {name: judge_formulation(llm, mode, questions, name) for name, mode in FORMULATIONS.items()}
     return {"half": args.half, "depth": args.depth, "backend": args.backend, "load": os.getloadavg(), "questions": questions, "timing": timing}
 
@@ -116,7 +118,9 @@ def judge_formulation(llm, mode: str, questions: list[dict], name: str) -> dict:
     tokens_before = (getattr(llm, "prompt_tokens_total", 0), getattr(llm, "prompt_tokens_reused", 0))
     scores: dict[tuple[str, str], float] = {}
     started = time.perf_counter()
-    for j in judgments:
+    from rich.progress import track
+
+    for j in track(judgments, description=name):
         scores[(j.query, j.chunk_id)] = judge.grade(j.query, [(j.chunk_id, j.text)])[0].score
     seconds = time.perf_counter() - started
     for q in questions:
