@@ -3,6 +3,7 @@ rules, with zero LLM calls; and the soft-label loader a listwise trainer reads."
 
 from __future__ import annotations
 
+import pytest
 from typer.testing import CliRunner
 
 from feedback.cli import app
@@ -47,6 +48,7 @@ def test_regrade_rewrites_products_like_a_fresh_harvest_without_calling_the_llm(
         assert con.execute("SELECT count(*) FROM judge_labels WHERE task_id = 't0' AND judge_grade = 2").fetchone()[0] == 2
 
 
+@pytest.mark.slow  # the CLI's negative miner loads the real MiniLM
 def test_cli_regrade_finds_the_cache_of_the_configured_model_and_loads_no_model(tmp_path):
     ws = build(tmp_path / "ws")
     llm = RecordingLLM()
