@@ -79,20 +79,26 @@ class PairScore:
         return self.correct / self.informative if self.informative else None
 
 
-def gold_relevance(con, suite_dir: Path, split: str, overlap_fraction: float, join_gap: int) -> dict[str, set[str]]:
+def gold_relevance(con, suite_dir: Path, split: str, overlap_fraction: float, join_gap: int, half: str | None = None) -> dict[str, set[str]]:
     """task_id -> gold-relevant chunk ids (of the workspace's chunks), for tasks with located evidence
     and (empty set) tasks whose clause is absent."""
-    return _gold(con, suite_dir, split, overlap_fraction, join_gap)[0]
+    return _gold(con, suite_dir, split, overlap_fraction, join_gap, half)[0]
 
 
-def _gold(con, suite_dir: Path, split: str, overlap_fraction: float, join_gap: int) -> tuple[dict[str, set[str]], set[str]]:
-    """(gold_relevance's dict, the ids in it whose clause is absent)."""
+def _gold(con, suite_dir: Path, split: str, overlap_fraction: float, join_gap: int, half: str | None = None) -> tuple[dict[str, set[str]], set[str]]:
+    """(gold_relevance's dict, the ids in it whose clause is absent); `half`: only the dev contracts
+    of that half (rag_agent.dev_split), so rules tuned on one half are measured on the other."""
+    from rag_agent.dev_split import in_half
+
     from evals.suites import SuiteRef, load_cuad, relevant_chunks
 
     if not (suite_dir / f"tasks_{split}.jsonl").is_file():
         raise DataError(str(suite_dir / f"tasks_{split}.jsonl"), "a CUAD task file with gold evidence", "pass --suite pointing to shared/data/cuad")
     suite = load_cuad(SuiteRef("cuad", suite_dir, split), join_gap=join_gap)
     traced = {r[0] for r in con.execute("SELECT DISTINCT task_id FROM judge_labels UNION SELECT DISTINCT task_id FROM pairs").fetchall()}
+    if half not in (None, "", "all"):
+        doc_of = dict(con.execute("SELECT DISTINCT task_id, doc_id FROM tasks WHERE doc_id IS NOT NULL").fetchall())
+        traced = {t for t in traced if t in doc_of and in_half(doc_of[t], half)}
     tasks = [t for t in suite.tasks if t.task_id in traced]
     doc_ids = sorted({t.doc_id for t in tasks})
     chunks: dict[str, list[Chunk]] = {}
@@ -107,8 +113,8 @@ def _gold(con, suite_dir: Path, split: str, overlap_fraction: float, join_gap: i
     return gold | {task_id: set() for task_id in absent}, absent
 
 
-def calibrate(con, suite_dir: Path | str, split: str, overlap_fraction: float = 0.5, join_gap: int = 500) -> dict:
-    gold, absent = _gold(con, Path(suite_dir), split, overlap_fraction, join_gap)
+def calibrate(con, suite_dir: Path | str, split: str, overlap_fraction: float = 0.5, join_gap: int = 500, half: str | None = None) -> dict:
+    gold, absent = _gold(con, Path(suite_dir), split, overlap_fraction, join_gap, half)
     predictors = {name: BinaryScore(name) for name in (
         "final label >= 2", "LLM judge alone >= 2", "answer containment", "cited in a successful task", "agent grader")}
     for task_id, chunk_id, grade, judge_grade, answer_hit, cited in con.execute(
@@ -138,7 +144,7 @@ def calibrate(con, suite_dir: Path | str, split: str, overlap_fraction: float = 
         if a != b:
             score.informative += 1
             score.correct += a
-    return {"tasks": len(gold), "absent": len(absent), "predictors": list(predictors.values()), "pairs": sorted(pair_scores.values(), key=lambda s: s.signal)}
+    return {"tasks": len(gold), "absent": len(absent), "half": half or "all", "predictors": list(predictors.values()), "pairs": sorted(pair_scores.values(), key=lambda s: s.signal)}
 
 
 def render(result: dict, console=None) -> None:
@@ -147,7 +153,7 @@ def render(result: dict, console=None) -> None:
 
     console = console or Console()
     f = lambda v: "-" if v is None else f"{v:.3f}"  # noqa: E731
-    t = Table(title=f"relevance vs gold evidence ({result['tasks']} dev tasks: located evidence, or {result['absent']} with the clause absent)")
+    t = Table(title=f"relevance vs gold evidence ({result['tasks']} dev tasks, half {result.get('half', 'all')}: located evidence, or {result['absent']} with the clause absent)")
     for c in ("predictor", "n", "tp", "fp", "fn", "precision", "recall", "kappa"):
         t.add_column(c)
     for s in result["predictors"]:

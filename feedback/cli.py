@@ -23,10 +23,12 @@ def harvest_command(
     workspace: Path = WorkspaceOpt,
     run: Optional[str] = typer.Option(None, "--run", help="Only this run id (default: every run)."),
     judge: Optional[str] = typer.Option(None, "--judge", help="llm or none (default: feedback.judge)."),
+    workers: int = typer.Option(1, "--workers", min=1, help="Concurrent judge requests (llm.backend=openai only; an embedded model serves one at a time)."),
+    regrade: bool = typer.Option(False, "--regrade", help="Re-derive already-harvested tasks from the judge cache under today's rules (no LLM call)."),
     overrides: Optional[List[str]] = SetOpt,
     verbose: bool = VerboseOpt,
 ) -> None:
-    """Harvest traces not harvested yet (incremental; a crash resumes without duplicates)."""
+    """Harvest traces not harvested yet (incremental; a crash, even kill -9, resumes without duplicates)."""
     from rich.console import Console
     from rich.table import Table
 
@@ -34,15 +36,21 @@ def harvest_command(
 
     setup_logging(verbose)
     ws = open_workspace(workspace, list(overrides or []) + ([f"feedback.judge={judge}"] if judge else []), create=False)
+    if workers > 1 and ws.config.llm.backend != "openai":
+        from rag_agent.errors import ConfigError
+
+        raise ConfigError(f"--workers {workers} with llm.backend={ws.config.llm.backend}", "llm.backend=openai for concurrent judge requests", "drop --workers or set llm.backend=openai")
     judge_impl = None
     if ws.config.feedback.judge == "llm":
         from rag_agent.llm.factory import load_llm
 
-        from feedback.judge import JudgeSettings, LLMJudge
+        from feedback.judge import CacheOnlyLLM, JudgeSettings, LLMJudge
 
-        judge_impl = LLMJudge(load_llm(ws.config.llm), JudgeSettings.from_config(ws.config.feedback))
+        llm = CacheOnlyLLM.for_config(ws.config.llm) if regrade else load_llm(ws.config.llm)
+        judge_impl = LLMJudge(llm, JudgeSettings.from_config(ws.config.feedback))
     with ws.db() as con:
-        report = Harvester(ws, con, judge_impl).run(run_id=run, progress=True)
+        harvester = Harvester(ws, con, judge_impl, workers=workers)
+        report = harvester.regrade(run_id=run, progress=True) if regrade else harvester.run(run_id=run, progress=True)
     table = Table(title=f"harvest ({judge_impl.name if judge_impl else 'judge none'})")
     for name, value in vars(report).items():
         table.add_row(name, f"{value:.1f}" if isinstance(value, float) else str(value))
@@ -82,6 +90,7 @@ def export_command(
 @app.command("calibrate")
 def calibrate_command(
     split: str = typer.Option("dev", "--split", help="Task split whose gold evidence measures the labels."),
+    half: str = typer.Option("all", "--half", help="tuning | reporting | all: only the dev contracts of that half (rag_agent.dev_split)."),
     suite: Optional[Path] = typer.Option(None, "--suite", help="CUAD folder (default: <data_dir>/cuad)."),
     workspace: Path = WorkspaceOpt,
     overrides: Optional[List[str]] = SetOpt,
@@ -94,7 +103,7 @@ def calibrate_command(
     ws = open_workspace(workspace, overrides, create=False)
     suite_dir = suite or Path(ws.config.data_dir) / "cuad"
     with ws.db() as con:
-        render(calibrate(con, suite_dir, split, ws.config.eval.overlap_fraction, ws.config.eval.evidence_join_gap))
+        render(calibrate(con, suite_dir, split, ws.config.eval.overlap_fraction, ws.config.eval.evidence_join_gap, half))
 
 
 from feedback.importer import register as _register_import  # noqa: E402

@@ -3,7 +3,13 @@
 Incremental and crash-safe: each task's products are written in ONE transaction together with
 its `harvest_state` row, so a task is either fully harvested or not at all; a rerun picks up
 exactly the tasks without a state row. Malformed traces and judge batches whose output stays
-invalid after the LLM layer's retries are skipped and counted (harvest_log), never fatal.
+invalid after the LLM layer's retries are skipped and counted (harvest_log); a backend that
+cannot give log-probabilities at all (`LogprobsUnavailable`) stops the harvest at once.
+
+Pointwise judges (pointwise, passage-first) judge every pending (question, chunk) first,
+chunk-major, storing each verdict in judge_cache as it comes (feedback/judge_order.py: a kill -9
+loses at most one judgment); each task is then derived from the cache. `regrade` re-derives
+harvested tasks from the cache under today's rules without calling the judge.
 """
 
 from __future__ import annotations
@@ -15,10 +21,12 @@ import uuid
 from dataclasses import asdict, dataclass, replace
 
 from rag_agent.errors import LLMError
+from rag_agent.llm.base import LogprobsUnavailable
 from rag_agent.protocols import Label
 
 from feedback.evidence import answer_variants, contains_answer
-from feedback.judge import JudgeCache, consensus_grades, final_grade, relative_grades
+from feedback import judge_order
+from feedback.judge import POINTWISE_MODES, JudgeCache, calibrated_grades, consensus_grades, final_grade, relative_grades
 from feedback.negatives import Negative, NegativeMiner
 from feedback.pairs import Pair, resolve
 from feedback.rewards import Reward, ranking_rewards, task_reward
@@ -67,10 +75,14 @@ class TaskProducts:
 
 
 class Harvester:
-    def __init__(self, ws, con, judge=None, miner: NegativeMiner | None = None):
+    def __init__(self, ws, con, judge=None, miner: NegativeMiner | None = None, workers: int = 1):
         self.ws, self.con, self.judge = ws, con, judge
+        self.workers = max(1, workers)  # concurrent judge requests (OpenAI-compatible servers only)
         self.cfg = ws.config.feedback
         self.cache = JudgeCache(con, judge) if judge is not None else None
+        # None: judge cache misses while deriving; "prejudged": judged chunk-major before deriving;
+        # "regrade": re-deriving from the cache alone.
+        self.cache_only: str | None = None
         self.miner = miner if miner is not None else NegativeMiner(ws)
         self.report = HarvestReport()
 
@@ -78,35 +90,84 @@ class Harvester:
         started = time.perf_counter()
         todo = pending_tasks(self.con, run_id)
         log.info("harvesting %d new task(s) with judge %s", len(todo), self.judge_name)
-        for key in _progress(todo, progress):
-            self.harvest_task(*key)
-        self.report.seconds = time.perf_counter() - started
-        if self.cache is not None:
-            self.report.judge_cache_hits = self.cache.hits
-        if todo:
-            self._log()
+        traces = [t for t in (self._load(*key) for key in todo) if t is not None]
+        try:
+            if self.judge is not None and self.judge_mode in POINTWISE_MODES:
+                self._judge_chunk_major(traces, progress)
+            for trace in _progress(traces, progress and self.cache_only is None):
+                self._harvest_trace(trace)
+        finally:
+            if self.cache is not None and self.cache_only != "prejudged":
+                self.report.judge_cache_hits = self.cache.hits
+            self.report.seconds = time.perf_counter() - started
+            if todo:
+                self._log()
         return self.report
+
+    def regrade(self, run_id: str | None = None, progress: bool = False) -> HarvestReport:
+        """Re-derive already-harvested tasks from the judge cache under today's rules: each task's
+        old products are deleted and rewritten in ONE transaction; the judge is never called
+        (a chunk without a cached verdict stays unlabeled, counted in chunks_unlabeled)."""
+        started = time.perf_counter()
+        self.cache_only = "regrade"
+        sql = "SELECT run_id, task_id FROM harvest_state WHERE status = 'harvested'" + (" AND run_id = ?" if run_id else "")
+        keys = [tuple(r) for r in self.con.execute(sql + " ORDER BY run_id, task_id", [run_id] if run_id else []).fetchall()]
+        for key in _progress(keys, progress):
+            trace = load_task(self.con, *key)  # harvested once, so it loaded once
+            products = self.derive(trace)
+            self._transaction(lambda: (self._delete_products(*key), self._write_task(trace, products)))
+            self._count(products)
+        self.report.seconds = time.perf_counter() - started
+        return self.report
+
+    @property
+    def judge_mode(self) -> str | None:
+        """The mode of the judge this harvester was GIVEN (not the workspace config's)."""
+        return getattr(getattr(self.judge, "settings", None), "mode", None)
 
     @property
     def judge_name(self) -> str:
         return self.judge.name if self.judge is not None else "none"
 
-    def harvest_task(self, run_id: str, task_id: str) -> None:
+    def _load(self, run_id: str, task_id: str) -> TaskTrace | None:
         try:
-            trace = load_task(self.con, run_id, task_id)
+            return load_task(self.con, run_id, task_id)
         except MalformedTrace as exc:
             log.warning("skipping malformed trace: %s", exc)
             self.report.tasks_skipped += 1
             reason = str(exc)
             self._transaction(lambda: self._write_state(run_id, task_id, "skipped", reason))
-            return
+            return None
+
+    def harvest_task(self, run_id: str, task_id: str) -> None:
+        trace = self._load(run_id, task_id)
+        if trace is not None:
+            self._harvest_trace(trace)
+
+    def _harvest_trace(self, trace: TaskTrace) -> None:
         products = self.derive(trace)
         self._transaction(lambda: self._write_task(trace, products))
+        self._count(products)
+
+    def _count(self, products: TaskProducts) -> None:
         self.report.tasks_harvested += 1
         self.report.labels += len(products.labels)
         self.report.pairs += len(products.pairs)
         self.report.rewards += len(products.rewards)
         self.report.negatives += len(products.negatives)
+
+    def _judge_chunk_major(self, traces: list[TaskTrace], progress: bool) -> None:
+        """Judge every cache miss of every pending task first, chunk-major (feedback/judge_order.py);
+        deriving then reads the verdicts from the cache and calls the judge no more."""
+        items = []
+        for trace in traces:
+            texts = chunk_texts(self.con, trace.chunk_ids())
+            items.append((trace.question, self._to_judge(trace, texts), texts))
+        judgments = judge_order.chunk_major(judge_order.collect(items, self.cache))
+        self.report.judge_cache_hits = self.cache.hits
+        log.info("judging %d (question, chunk) pair(s) over %d distinct chunk(s), chunk-major", len(judgments), len({j.content_hash for j in judgments}))
+        self.cache_only = "prejudged"
+        judge_order.judge_all(self.judge, self.cache, judgments, self.report, progress, self.workers)
 
     # ---- deriving ----------------------------------------------------------------------------
     def derive(self, trace: TaskTrace) -> TaskProducts:
@@ -154,9 +215,11 @@ class Harvester:
     def _regrade(self, judged: dict[str, Label], trace: TaskTrace) -> dict[str, Label]:
         """Pointwise labels graded relative to the question's other judged chunks (config)."""
         scored = {c: label.score for c, label in judged.items() if label.score is not None and "p_yes" in label.extra}
-        if self.cfg.pointwise_grading == "absolute" or self.cfg.judge_mode != "pointwise" or not scored:
+        if self.cfg.pointwise_grading == "absolute" or self.judge_mode not in POINTWISE_MODES or not scored:
             return judged
-        if self.cfg.pointwise_grading == "consensus":
+        if self.cfg.pointwise_grading == "calibrated":
+            grades = calibrated_grades(scored, self.cfg.positive_threshold, self.cfg.positive_relative)
+        elif self.cfg.pointwise_grading == "consensus":
             grades = consensus_grades(scored, trace.best_ranks(), self.cfg.consensus_margin, self.cfg.consensus_max_rank)
         else:
             grades = relative_grades(scored, self.cfg.relative_margin)
@@ -169,6 +232,10 @@ class Harvester:
         cached = self.cache.lookup(query, [texts[c][1] for c in chunk_ids])
         out = {c: cached[texts[c][1]] for c in chunk_ids if texts[c][1] in cached}
         todo = [c for c in chunk_ids if c not in out]
+        if self.cache_only is not None:  # judged chunk-major already, or regrading: never call the judge here
+            if self.cache_only == "regrade":
+                self.report.chunks_unlabeled += len(todo)
+            return out, []
         # Identical text under two ids (overlapping re-ingests) is judged once.
         by_hash: dict[str, str] = {}
         for c in todo:
@@ -183,6 +250,8 @@ class Harvester:
                 labels = self.judge.grade(query, [(c, texts[c][0]) for c in part])
                 if len(labels) != len(part):
                     raise LLMError(f"{len(labels)} labels", f"{len(part)} labels", "fix the judge")
+            except LogprobsUnavailable:
+                raise  # the backend cannot score at all: stop, keeping the tasks already written
             except LLMError as exc:  # JudgeOutputError included: invalid after the LLM layer's retries
                 log.warning("judge output invalid for %d chunk(s), skipped: %s", len(part), exc)
                 self.report.judge_invalid += 1
@@ -218,6 +287,10 @@ class Harvester:
         except BaseException:
             self.con.execute("ROLLBACK")
             raise
+
+    def _delete_products(self, run_id: str, task_id: str) -> None:
+        for table in PRODUCT_TABLES:
+            self.con.execute(f"DELETE FROM {table} WHERE run_id = ? AND task_id = ?", [run_id, task_id])
 
     def _write_state(self, run_id: str, task_id: str, status: str, reason: str | None) -> None:
         self.con.execute(
@@ -263,6 +336,9 @@ class Harvester:
             [uuid.uuid4().hex, r.seconds, self.judge_name, r.tasks_harvested, r.tasks_skipped, r.judge_calls, r.judge_cache_hits,
              r.judge_invalid, r.chunks_unlabeled, r.labels, r.pairs, r.rewards, r.negatives],
         )
+
+
+PRODUCT_TABLES = ("judge_labels", "pairs", "rewards", "negatives", "harvest_state")
 
 
 def _insert_many(con, table: str, rows: list[list]) -> None:

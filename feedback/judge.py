@@ -12,6 +12,11 @@ signal. So the judge never trusts a bare "relevant" claim:
   (`ChatLLM.choice_probabilities`) is a graded score; thresholds map it to 0..2.
 * "quote+pointwise": a verified quote keeps the quote grade, otherwise the pointwise grade
   capped at 1.
+* "passage-first" (one call per chunk): the same P("yes"), but the prompt is [system][fenced
+  chunk] then [question + yes/no task]. Measured (issue 9, 20 dev tasks, the 1.5B): within-question
+  AUC 0.893 vs 0.833 question-first, and consecutive prompts about one chunk share the
+  [system][chunk] prefix, so llama.cpp re-reads only the question when the harvest judges
+  chunk-major (feedback/judge_order.py).
 
 Task evidence (answer containment, citations) is combined afterwards by `final_grade`.
 Document text is fenced and declared data: instructions inside it are not to be followed.
@@ -27,6 +32,7 @@ import re
 import statistics
 from dataclasses import dataclass
 
+from rag_agent.config import FeedbackConfig
 from rag_agent.errors import LLMError
 from rag_agent.protocols import ChatLLM, Label
 
@@ -34,7 +40,14 @@ from feedback.evidence import quote_match
 
 log = logging.getLogger(__name__)
 
-PROMPT_VERSIONS = {"quote": "quote-v1", "pointwise": "pointwise-v1", "quote+pointwise": "quote-v1+pointwise-v1"}
+PROMPT_VERSIONS = {
+    "quote": "quote-v1",
+    "pointwise": "pointwise-v1",
+    "quote+pointwise": "quote-v1+pointwise-v1",
+    "passage-first": "passage-first-v1",
+}
+# Modes that judge one chunk per call and score it with P(yes): judged chunk-major before deriving.
+POINTWISE_MODES = ("pointwise", "passage-first")
 _FENCE_OPEN, _FENCE_CLOSE = "<<<PASSAGE {id}>>>", "<<<END PASSAGE {id}>>>"
 
 SYSTEM = (
@@ -110,7 +123,7 @@ def fence(passage_id: int, text: str) -> str:
 
 @dataclass
 class JudgeSettings:
-    mode: str = "quote"
+    mode: str = FeedbackConfig.judge_mode  # ONE default: the config's (they had drifted apart)
     batch: int = 4
     quote_min_match: float = 0.85
     quote_min_chars: int = 12
@@ -121,6 +134,28 @@ class JudgeSettings:
     @classmethod
     def from_config(cls, fb) -> JudgeSettings:
         return cls(fb.judge_mode, fb.judge_batch, fb.quote_min_match, fb.quote_min_chars, fb.pointwise_relevant, fb.pointwise_related)
+
+
+class CacheOnlyLLM:
+    """Stands in for the judge's LLM when only its identity is needed (`feedback harvest --regrade`
+    reads verdicts from judge_cache, keyed by model name): loads nothing, and any call is an error."""
+
+    def __init__(self, name: str):
+        self.name, self.calls = name, 0
+
+    @classmethod
+    def for_config(cls, llm_cfg) -> CacheOnlyLLM:
+        """The name `rag_agent.llm.factory.load_llm(llm_cfg)` would give its LLM, without loading it."""
+        from rag_agent.models import BACKEND_MODELS
+
+        if llm_cfg.backend in BACKEND_MODELS:
+            return cls(f"llama-cpp:{BACKEND_MODELS[llm_cfg.backend]}")
+        return cls(f"openai:{llm_cfg.model or 'default'}")
+
+    def _refuse(self, *args, **kwargs):
+        raise LLMError(f"{self.name} called while regrading", "verdicts from judge_cache only", "run `feedback harvest` without --regrade to judge new chunks")
+
+    complete = choice_probabilities = _refuse
 
 
 class LLMJudge:
@@ -145,7 +180,8 @@ class LLMJudge:
         quote_labels = self._grade_quote(query, chunks) if "quote" in mode else None
         if mode == "quote":
             return quote_labels
-        probabilities = [self._p_yes(query, text) for _, text in chunks]
+        score = self._p_yes_passage_first if mode == "passage-first" else self._p_yes
+        probabilities = [score(query, text) for _, text in chunks]
         labels = []
         for i, (chunk_id, _) in enumerate(chunks):
             p = probabilities[i]
@@ -188,10 +224,15 @@ class LLMJudge:
         return labels
 
     def _p_yes(self, query: str, text: str) -> float:
-        messages = [
-            {"role": "system", "content": SYSTEM},
-            {"role": "user", "content": f"Question: {query}\n\n{fence(1, text)}\n\n{POINTWISE_TASK}"},
-        ]
+        return self._yes_probability(f"Question: {query}\n\n{fence(1, text)}\n\n{POINTWISE_TASK}")
+
+    def _p_yes_passage_first(self, query: str, text: str) -> float:
+        # The chunk comes first so every question asked about it shares the [system][chunk] prefix
+        # (llama.cpp keeps that prefix's KV cache); only the question and the task are new tokens.
+        return self._yes_probability(f"{fence(1, text)}\n\nQuestion: {query}\n\n{POINTWISE_TASK}")
+
+    def _yes_probability(self, user: str) -> float:
+        messages = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
         probabilities = self.llm.choice_probabilities(messages, ["yes", "no"])
         self.calls += 1
         p = probabilities.get("yes")
@@ -257,6 +298,22 @@ def consensus_grades(scores: dict[str, float], ranks: dict[str, int], margin: fl
     best = max(scores, key=lambda c: (scores[c], -ranks.get(c, math.inf)))
     if scores[best] - statistics.median(scores.values()) >= margin and ranks.get(best, math.inf) <= max_rank:
         grades[best] = 2
+    return grades
+
+
+def calibrated_grades(scores: dict[str, float], threshold: float, relative: float) -> dict[str, int]:
+    """Grades from P(yes) alone, so the judge can name a positive the retriever ranked low.
+
+    Grade 2: P(yes) >= `threshold` AND >= `relative` x the question's best P(yes) (an absolute bar
+    against questions where nothing fits, a relative one against a question where everything
+    scores high); 1: above the question's median; 0 otherwise. Both values are chosen on the
+    tuning half of dev (bench/judge.py; docs/feedback.md).
+    """
+    grades = relative_grades(scores, margin=math.inf)  # 1 above the median, else 0
+    best = max(scores.values(), default=0.0)
+    for chunk_id, score in scores.items():
+        if score >= threshold and score >= relative * best:
+            grades[chunk_id] = 2
     return grades
 
 

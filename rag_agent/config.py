@@ -152,7 +152,7 @@ class FeedbackConfig:
     # "pointwise" uses P(yes) from token log-probabilities; "quote+pointwise" does both.
     # Default pointwise: one prompt evaluation per chunk and no generation (the 1.5B reads ~35
     # tokens/s on 2 cores), and the quote check let the 0.5B verify unrelated sentences.
-    judge_mode: Literal["quote", "pointwise", "quote+pointwise"] = "pointwise"
+    judge_mode: Literal["quote", "pointwise", "quote+pointwise", "passage-first"] = "pointwise"
     judge_depth: int = 5  # judge the top N of each served ranking (the chunks the agent was shown)
     quote_min_match: float = 0.85  # share of a quote that must occur in the chunk to count as verified
     quote_min_chars: int = 12  # shorter quotes ("the Company") verify anywhere, so they do not count
@@ -165,7 +165,7 @@ class FeedbackConfig:
     # when the retriever also served it in its top `consensus_max_rank` (judge + retriever agree).
     # With positive_needs_clause, measured on 50 dev tasks: precision 0.667, recall 0.571 (the old
     # relative 0.1 rule: 0.154 / 0.143, and no positive at all in 16 train tasks of the loop).
-    pointwise_grading: Literal["consensus", "relative", "absolute"] = "consensus"
+    pointwise_grading: Literal["consensus", "relative", "absolute", "calibrated"] = "consensus"
     relative_margin: float = 0.1  # "relative": P(yes) this far above the question's median: grade 2
     consensus_margin: float = 0.0  # "consensus": the best P(yes) this far above the median...
     consensus_max_rank: int = 2  # ...and served by the retriever at this rank or better
@@ -184,6 +184,12 @@ class FeedbackConfig:
     reward_token_penalty: float = 0.01
     reward_penalty_cap: float = 0.5
     fallback_negative_weight: float = 0.3  # shown chunks of a task that needed web search: weak negatives
+    # "calibrated" grading (feedback.judge.calibrated_grades): grade 2 when P(yes) >= positive_threshold
+    # and >= positive_relative x the question's best P(yes); no retriever-rank condition, so a
+    # positive can be a chunk the retriever ranked low. Placeholder values until bench/judge.py
+    # measures them on the tuning half (docs/feedback.md).
+    positive_threshold: float = 0.5
+    positive_relative: float = 0.8
 
 
 @dataclass

@@ -76,7 +76,7 @@ def build(root) -> Workspace:
 
 def harvest(ws, llm=None, **kw):
     with ws.db() as con:
-        judge = LLMJudge(llm, JudgeSettings(batch=2)) if llm is not None else None
+        judge = LLMJudge(llm, JudgeSettings(mode="quote", batch=2)) if llm is not None else None
         return Harvester(ws, con, judge, NoMining(ws)).run(**kw)
 
 

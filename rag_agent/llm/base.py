@@ -40,6 +40,13 @@ class TransientError(Exception):
         self.status = status  # HTTP status when there was one
 
 
+class LogprobsUnavailable(LLMError):
+    """The backend cannot give token log-probabilities at all (a server without logprobs support).
+
+    Unlike one malformed reply (skipped and counted), this fails every later call the same way:
+    callers that judge many items stop at once on it instead of finishing with nothing."""
+
+
 @dataclass
 class Usage:
     """Cumulative usage of one LLM object (all threads together)."""

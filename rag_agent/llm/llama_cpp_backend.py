@@ -93,6 +93,10 @@ class LlamaCppLLM(BaseChatLLM):
         self.model_path = Path(model_path)
         self._loaded = _load(self.model_path, cfg)
         self._choice_tokens: dict[tuple[str, ...], list[tuple[int, str]]] = {}
+        # Prompt tokens of choice_probabilities calls: all of them, and those served from the KV
+        # cache of the previous prompt (what chunk-major judging saves; bench/judge.py prints both).
+        self.prompt_tokens_total = 0
+        self.prompt_tokens_reused = 0
 
     # ---- complete -----------------------------------------------------------------------------
     def _complete_once(self, messages: list[dict], schema: dict | None, max_tokens: int, attempt: int) -> Reply:
@@ -145,7 +149,9 @@ class LlamaCppLLM(BaseChatLLM):
             raise LLMError(f"{self.name} prompt of {len(tokens)} tokens", f"at most llm.n_ctx={self.cfg.n_ctx} tokens", "raise llm.n_ctx or shorten the prompt")
         started = time.perf_counter()
         with self._loaded.lock:
-            self._eval_reusing_prefix(tokens)
+            reused = self._eval_reusing_prefix(tokens)
+            self.prompt_tokens_total += len(tokens)
+            self.prompt_tokens_reused += reused
             pointer = llama._ctx.get_logits_ith(-1)
             logits = np.ctypeslib.as_array(pointer, shape=(llama.n_vocab(),)).astype(np.float64)
         top = logits.max()
@@ -179,9 +185,10 @@ class LlamaCppLLM(BaseChatLLM):
         result = formatter(messages=messages)
         return llama.tokenize(result.prompt.encode("utf-8"), add_bos=not result.added_special, special=True)
 
-    def _eval_reusing_prefix(self, tokens: list[int]) -> None:
+    def _eval_reusing_prefix(self, tokens: list[int]) -> int:
         """Evaluate `tokens`, keeping the KV cache for the prefix shared with the last prompt
-        (the judge asks many questions behind the same system prompt)."""
+        (the judge asks many questions behind the same system prompt, or, passage-first and
+        chunk-major, behind the same [system][chunk]); returns how many tokens were reused."""
         llama = self._loaded.llama
         shared = 0
         for cached, new in zip(llama._input_ids.tolist(), tokens[:-1]):  # at least one token is evaluated
@@ -192,4 +199,6 @@ class LlamaCppLLM(BaseChatLLM):
             llama.n_tokens = shared
         else:
             llama.reset()
+        reused = llama.n_tokens
         llama.eval(tokens[llama.n_tokens :])
+        return reused

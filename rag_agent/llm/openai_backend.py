@@ -22,7 +22,7 @@ from typing import Any
 
 from rag_agent.config import LLMConfig
 from rag_agent.errors import LLMError
-from rag_agent.llm.base import BaseChatLLM, TransientError, schema_instruction
+from rag_agent.llm.base import BaseChatLLM, LogprobsUnavailable, TransientError, schema_instruction
 from rag_agent.protocols import Reply
 
 log = logging.getLogger(__name__)
@@ -120,12 +120,12 @@ class OpenAICompatLLM(BaseChatLLM):
         try:
             response = self._call(request)
         except _Rejected as exc:
-            raise LLMError(f"{self.endpoint} rejected logprobs", f"a server that returns token log-probabilities ({exc})", "use a server with logprobs support (llama_cpp.server, vLLM, OpenAI)") from None
+            raise LogprobsUnavailable(f"{self.endpoint} rejected logprobs", f"a server that returns token log-probabilities ({exc})", "use a server with logprobs support (llama_cpp.server, vLLM, OpenAI)") from None
         seconds = time.perf_counter() - started
         logprobs = getattr(response.choices[0], "logprobs", None)
         content = getattr(logprobs, "content", None) if logprobs is not None else None
         if not content:
-            raise LLMError(f"{self.endpoint} reply without logprobs", "token log-probabilities in the reply", "use a server with logprobs support (llama_cpp.server, vLLM, OpenAI)")
+            raise LogprobsUnavailable(f"{self.endpoint} reply without logprobs", "token log-probabilities in the reply", "use a server with logprobs support (llama_cpp.server, vLLM, OpenAI)")
         first = content[0]
         candidates = [(alt.token, float(alt.logprob)) for alt in (first.top_logprobs or [])]
         if not candidates:
