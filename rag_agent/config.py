@@ -107,6 +107,18 @@ class AgentConfig:
     web_timeout_s: float = 10.0  # a slow search engine must not stall a whole run
     # Answers are short (CUAD gold is "Yes", "5/8/14", "Delaware"); a cap keeps generation cheap.
     answer_max_tokens: int = 128
+    # The grade step (docs/llm.md, "The agent's grade step"). "score": P(yes) of "does a document
+    # contain what answers the question?" read after the documents-first prefix the answer call
+    # shares (one prompt evaluation, no generation); the attempt passes at P(yes) >= grade_threshold.
+    # "list": the pre-v3 generated list of relevant ids, kept for before/after runs; it marked ~77 %
+    # of shown chunks relevant, so rewrites never fired.
+    grade_mode: Literal["score", "list"] = "score"
+    # Chosen on the TUNING half of dev (bench/agent_grade.py); see docs/llm.md for the figures.
+    grade_threshold: float = 0.5
+    # Groundedness check: "score" = P(yes) >= ground_threshold (nothing generated); "json" = the
+    # pre-v3 generated {"grounded": bool}. 0.5 = the model's own yes/no argmax, as the JSON reply was.
+    ground_mode: Literal["score", "json"] = "score"
+    ground_threshold: float = 0.5
 
 
 @dataclass
