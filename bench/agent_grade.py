@@ -63,6 +63,7 @@ def main() -> None:
 
     rows = []  # (p_yes, top reranker score, clause shown?)
     started = time.perf_counter()
+    log = logging.getLogger("agent_grade")
     for task in track(chosen.tasks, description="grading"):
         candidates = retriever.retrieve(task.question, cfg.retrieve_k, {task.doc_id})
         shown = retriever.rerank(task.question, candidates, len(candidates))[: cfg.context_k]
@@ -71,6 +72,7 @@ def main() -> None:
         top = shown[0].rerank_score if shown and shown[0].rerank_score is not None else (shown[0].retrieval_score if shown else 0.0)
         positive = bool(gold_chunks(ws, task.doc_id, chosen.evidence[task.id], [c.chunk_id for c in shown]))
         rows.append((p, top, positive))
+        log.warning("%s P(yes)=%.3f top=%.3f clause shown=%s", task.id, p, top, positive)  # partial figures survive a stop
     seconds = time.perf_counter() - started
 
     console = Console()
