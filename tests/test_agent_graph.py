@@ -41,7 +41,7 @@ def test_failing_grade_rewrites_exactly_max_then_falls_back_then_answers(max_rew
     assert not any(e["relevant"] for e in tables(state, "grades"))
     scores = tables(state, "grade_scores")
     assert [(s["attempt"], s["mode"], s["score"], s["threshold"], s["passed"]) for s in scores] == [
-        (a, "score", 0.1, 0.5, False) for a in range(max_rewrites + 1)]
+        (a, "score", 0.1, AgentConfig().grade_threshold, False) for a in range(max_rewrites + 1)]
     # each attempt after a rewrite retrieved with the rewritten query
     assert deps.retriever.queries == ["Which law governs?"] + ["rewritten query"] * max_rewrites
     # with nothing passing and nothing from the web, the answer sees the shown chunks, flagged weak,
