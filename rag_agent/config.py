@@ -113,6 +113,20 @@ class AgentConfig:
     # A run stops after this many tasks in a row failed because the LLM was unreachable (each one
     # already paid llm.max_retries): an outage must not burn through the whole task file.
     max_consecutive_failures: int = 3
+    # The grade step (docs/llm.md, "The agent's grade step"). "score": P(yes) of "does a document
+    # contain what answers the question?" read after the documents-first prefix the answer call
+    # shares (one prompt evaluation, no generation); the attempt passes at P(yes) >= grade_threshold.
+    # "list": the pre-v3 generated list of relevant ids, kept for before/after runs; it marked ~77 %
+    # of shown chunks relevant, so rewrites never fired.
+    grade_mode: Literal["score", "list"] = "score"
+    # Chosen on the TUNING half of dev (bench/agent_grade.py, 24 tasks; docs/llm.md): the 1.5B's
+    # P(yes) sits at 0.48-0.84, so 0.5 passed 92 % of attempts; at 0.7, 60 % of attempts showing the
+    # clause pass and 21 % of the others (0.8: 40 % / 0 %, same TPR - FPR within one task, 3x more rewrites).
+    grade_threshold: float = 0.7
+    # Groundedness check: "score" = P(yes) >= ground_threshold (nothing generated); "json" = the
+    # pre-v3 generated {"grounded": bool}. 0.5 = the model's own yes/no argmax, as the JSON reply was.
+    ground_mode: Literal["score", "json"] = "score"
+    ground_threshold: float = 0.5
 
 
 @dataclass

@@ -29,6 +29,7 @@ TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
         "attempt", "query", "stage", "rank", "chunk_id", "doc_id", "score", "shown", "embedder_version", "reranker_version",
     ),
     "grades": ("attempt", "chunk_id", "rank", "relevant"),
+    "grade_scores": ("attempt", "mode", "score", "threshold", "passed"),
     "citations": ("chunk_id", "citation_no", "rank"),
     "ignored": ("chunk_id", "rank"),
     "rewrites": ("attempt", "from_query", "to_query"),

@@ -112,4 +112,17 @@ MIGRATIONS = [
         reason    TEXT
     );
     """,
+    # v2 (agent-prompts-v3): the grade step's score per attempt. A new table, not a column on
+    # `grades`, so every existing reader and positional insert of `grades` keeps working.
+    """
+    CREATE TABLE grade_scores (
+        run_id    TEXT NOT NULL,
+        task_id   TEXT NOT NULL,
+        attempt   INTEGER NOT NULL,
+        mode      TEXT NOT NULL,           -- agent.grade_mode: 'score' | 'list'
+        score     DOUBLE,                  -- P(yes) that the shown chunks answer the question; NULL in list mode
+        threshold DOUBLE,                  -- agent.grade_threshold in score mode; NULL in list mode
+        passed    BOOLEAN NOT NULL         -- the attempt went on to answer (else rewrite / fallback)
+    );
+    """,
 ]

@@ -6,6 +6,7 @@ import json
 from collections import Counter
 
 from rag_agent.errors import LLMError
+from rag_agent.graph.prompts import GRADE_QUESTION
 from rag_agent.protocols import Reply, WebHit
 from rag_agent.types import RankedChunk
 
@@ -14,7 +15,9 @@ class ScriptedLLM:
     """Answers by the kind of request (recognised by its JSON schema's required key).
 
     `replies` maps a kind ('relevant', 'query', 'answer', 'grounded') to a value or a callable
-    (messages -> value); the value is the parsed JSON object, or the exception to raise.
+    (messages -> value); the value is the parsed JSON object, or the exception to raise. The
+    first-token readings are kinds too: 'grade' (the grade step's P(yes)) and 'ground' (the
+    groundedness check's P(yes)), each a float, a callable (messages -> float) or an exception.
     """
 
     name = "fake:scripted"
@@ -25,22 +28,29 @@ class ScriptedLLM:
             "query": {"query": "rewritten query"},
             "answer": {"answer": "Yes", "citations": [1]},
             "grounded": {"grounded": True},
+            "grade": 0.9,
+            "ground": 0.9,
         } | replies
         self.calls: Counter = Counter()
         self.messages: list[list[dict]] = []
 
-    def complete(self, messages, schema=None, max_tokens=None) -> Reply:
-        kind = schema["required"][0]
+    def _reply(self, kind, messages):
         self.calls[kind] += 1
         self.messages.append(messages)
         value = self.replies[kind]
         value = value(messages) if callable(value) else value
         if isinstance(value, Exception):
             raise value
+        return value
+
+    def complete(self, messages, schema=None, max_tokens=None) -> Reply:
+        value = self._reply(schema["required"][0], messages)
         return Reply(text=json.dumps(value), parsed=value, tokens_in=10, tokens_out=3, seconds=0.0, model=self.name)
 
     def choice_probabilities(self, messages, choices):
-        return {c: 1 / len(choices) for c in choices}
+        assert choices == ["yes", "no"], choices
+        p = self._reply("grade" if GRADE_QUESTION in messages[-1]["content"] else "ground", messages)
+        return {"yes": p, "no": 1 - p}
 
 
 def invalid_json_error() -> LLMError:

@@ -73,8 +73,15 @@ def test_two_real_tasks_leave_complete_traces(tmp_path, shared_data, embedder, w
             retrieved = store.query("SELECT chunk_id, doc_id, stage, shown FROM retrievals WHERE run_id='e2e' AND task_id=?", [tid])
             assert {r[0] for r in retrieved} <= chunk_ids and {r[1] for r in retrieved} == {task["doc_id"]}
             assert {r[2] for r in retrieved} == {"retrieve", "rerank"} and any(r[3] for r in retrieved)
-            grades = store.query("SELECT chunk_id FROM grades WHERE run_id='e2e' AND task_id=?", [tid])
+            grades = store.query("SELECT chunk_id, attempt FROM grades WHERE run_id='e2e' AND task_id=?", [tid])
             assert grades and {g[0] for g in grades} <= chunk_ids
+            # one grade reading per attempt: a real P(yes), the threshold, and the decision it implies
+            scores = store.query("SELECT attempt, mode, score, threshold, passed FROM grade_scores "
+                                 "WHERE run_id='e2e' AND task_id=? ORDER BY attempt", [tid])
+            assert [s[0] for s in scores] == sorted({g[1] for g in grades})
+            for _, mode, score, threshold, passed in scores:
+                assert mode == "score" and 0.0 <= score <= 1.0 and passed == (score >= threshold)
+            assert all(not s[4] for s in scores[:-1])  # only a failed grade leads to another attempt
             finals = store.query("SELECT answer FROM answers WHERE run_id='e2e' AND task_id=? AND final", [tid])
             assert len(finals) == 1
             cited = store.query("SELECT chunk_id FROM citations WHERE run_id='e2e' AND task_id=?", [tid])

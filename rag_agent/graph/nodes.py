@@ -36,6 +36,21 @@ def call_llm(deps: AgentDeps, messages: list[dict], schema: dict, max_tokens: in
     return parsed, usage
 
 
+def p_yes(deps: AgentDeps, messages: list[dict]) -> tuple[float, dict]:
+    """P(the reply starts with yes) over {yes, no}, and usage: one prompt evaluation, no generation."""
+    clock = deps.clock or time.perf_counter
+    counted_before = getattr(deps.llm, "tokens_in", None)
+    started = clock()
+    probabilities = deps.llm.choice_probabilities(messages, prompts.YES_NO)
+    seconds = clock() - started
+    # choice_probabilities returns no usage; the LLM's cumulative counter does (exact with one
+    # worker; with several, concurrent calls may add theirs).
+    counted_after = getattr(deps.llm, "tokens_in", None)
+    tokens_in = counted_after - counted_before if isinstance(counted_before, int) and isinstance(counted_after, int) else 0
+    usage = {"seconds": seconds, "tokens_in": tokens_in, "tokens_out": 0}
+    return float(probabilities["yes"]), usage
+
+
 def _ids(values, n: int) -> list[int]:
     """Valid 1-based document ids from a model's list, deduplicated, in the model's order."""
     out: list[int] = []
@@ -82,17 +97,31 @@ def passages_of(state: AgentState, deps: AgentDeps, texts: list[str]) -> list[st
 
 
 def grade(state: AgentState, deps: AgentDeps) -> dict:
+    """Decide whether this attempt's shown chunks answer the question (see AgentConfig.grade_mode)."""
     shown = state["shown"]
+    cfg = deps.cfg
     if not shown:
-        return {"relevant": [], "llm_usage": []}
+        return {"relevant": [], "grade_score": None,
+                "events": [event("grade_scores", attempt=state["attempt"], mode=cfg.grade_mode, score=None,
+                                 threshold=None, passed=False)], "llm_usage": []}
     passages = passages_of(state, deps, [c.text for c in shown])
-    parsed, usage = call_llm(deps, prompts.grade_messages(state["question"], passages), prompts.GRADE_SCHEMA)
-    relevant = sorted(_ids(parsed.get("relevant"), len(shown)))
+    if cfg.grade_mode == "list":
+        parsed, usage = call_llm(deps, prompts.grade_messages(state["question"], passages), prompts.GRADE_SCHEMA)
+        relevant, score, threshold = sorted(_ids(parsed.get("relevant"), len(shown))), None, None
+    else:
+        score, usage = p_yes(deps, prompts.grade_score_messages(state["question"], passages))
+        threshold = cfg.grade_threshold
+        relevant = list(range(1, len(shown) + 1)) if score >= threshold else []
     events = [
         event("grades", attempt=state["attempt"], chunk_id=c.chunk_id, rank=i, relevant=i in relevant)
         for i, c in enumerate(shown, start=1)
-    ]
-    return {"relevant": relevant, "events": events, "llm_usage": [usage]}
+    ] + [event("grade_scores", attempt=state["attempt"], mode=cfg.grade_mode, score=score, threshold=threshold,
+               passed=bool(relevant))]
+    update = {"relevant": relevant, "grade_score": score, "events": events, "llm_usage": [usage]}
+    best = state.get("best_score")
+    if score is not None and (best is None or score > best):
+        update |= {"best_score": score, "best_shown": shown}  # the weak context if no attempt passes
+    return update
 
 
 def rewrite(state: AgentState, deps: AgentDeps) -> dict:
@@ -128,28 +157,34 @@ def web_search(state: AgentState, deps: AgentDeps) -> dict:
 def answer_context(state: AgentState) -> tuple[list[ContextItem], bool]:
     """What the answerer sees, and whether it is weak (nothing was judged relevant).
 
-    Relevant chunks found: every shown chunk of that attempt (the same passages the grader saw,
-    so the prompt prefix is shared), with the relevant ones named in the prompt. Otherwise the
-    fallback hits; with none, the last attempt's shown chunks flagged weak, so the model can still
-    answer e.g. "No" for a clause the contract lacks.
+    An attempt passed: every shown chunk of that attempt (the same passages the grader saw, so the
+    prompt prefix is shared). Otherwise the fallback hits; with none, the shown chunks of the
+    best-scored attempt (the last one in list mode) flagged weak, so the model can still answer
+    e.g. "No" for a clause the contract lacks.
     """
-    chunks = [ContextItem(ref=c.chunk_id, doc_id=c.doc_id, text=c.text, source="chunk") for c in state.get("shown", [])]
+    def as_context(chunks) -> list[ContextItem]:
+        return [ContextItem(ref=c.chunk_id, doc_id=c.doc_id, text=c.text, source="chunk") for c in chunks]
+
     if state.get("relevant"):
-        return chunks, False
+        return as_context(state.get("shown", [])), False
     hits = [ContextItem(ref=h.url, doc_id=None, text=h.text, source="web") for h in state.get("web_hits", [])]
-    return (hits, False) if hits else (chunks, True)
+    return (hits, False) if hits else (as_context(state.get("best_shown") or state.get("shown", [])), True)
 
 
 def answer(state: AgentState, deps: AgentDeps) -> dict:
     regenerating = bool(state.get("answer")) and state.get("grounded") is False
     context, weak = answer_context(state)
     passages = passages_of(state, deps, [item["text"] for item in context])
-    relevant = state.get("relevant") if context and context[0]["source"] == "chunk" else None
+    # Naming relevant ids only says something when the grader picked some (list mode).
+    listed = deps.cfg.grade_mode == "list" and context and context[0]["source"] == "chunk"
+    relevant = state.get("relevant") if listed else None
     messages = prompts.answer_messages(state["question"], passages, state.get("answer_type"), relevant=relevant,
                                        rejected=state["answer"] if regenerating else None, weak_context=weak)
     parsed, usage = call_llm(deps, messages, prompts.ANSWER_SCHEMA, deps.cfg.answer_max_tokens)
     update = {
         "context": context,
+        # ground_mode=json is the pre-v3 agent, which checked (and regenerated) weak answers too
+        "weak": weak and deps.cfg.ground_mode != "json",
         "answer": str(parsed.get("answer") or "").strip(),
         "cited": _ids(parsed.get("citations"), len(context)),
         "grounded": None,
@@ -165,12 +200,21 @@ def ground(state: AgentState, deps: AgentDeps) -> dict:
     context, cited = state["context"], state["cited"]
     # All context passages, not just the cited ones: the prompt then shares the answer call's prefix.
     passages = passages_of(state, deps, [item["text"] for item in context])
-    messages = prompts.ground_messages(state["question"], passages, state["answer"], cited)
-    parsed, usage = call_llm(deps, messages, prompts.GROUND_SCHEMA)
-    grounded = parsed.get("grounded") is True
+    if state.get("weak"):
+        # Nothing passed the grade and nothing came from the fallback: an answer such as "No" for a
+        # clause the contract lacks cannot be "supported" by these documents, so a check (and the
+        # regeneration it would trigger) only costs time. Recorded as not checked (grounded NULL).
+        grounded, usage = None, None
+    elif deps.cfg.ground_mode == "json":
+        messages = prompts.ground_messages(state["question"], passages, state["answer"], cited)
+        parsed, usage = call_llm(deps, messages, prompts.GROUND_SCHEMA)
+        grounded = parsed.get("grounded") is True
+    else:
+        score, usage = p_yes(deps, prompts.ground_score_messages(state["question"], passages, state["answer"], cited))
+        grounded = score >= deps.cfg.ground_threshold
     final = is_final_answer({**state, "grounded": grounded}, deps.cfg)
     events = [event("answers", generation=state["generation"], answer=state["answer"], grounded=grounded, final=final)]
     if final:
         events += [event("citations", chunk_id=context[n - 1]["ref"], citation_no=n, rank=n) for n in cited]
         events += [event("ignored", chunk_id=item["ref"], rank=i) for i, item in enumerate(context, start=1) if i not in cited]
-    return {"grounded": grounded, "events": events, "llm_usage": [usage]}
+    return {"grounded": grounded, "events": events, "llm_usage": [usage] if usage else []}

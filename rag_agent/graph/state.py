@@ -50,11 +50,15 @@ class AgentState(TypedDict, total=False):
     candidates: list[RankedChunk]  # index order, this attempt
     ranked: list[RankedChunk]  # reranker order, this attempt (all candidates)
     shown: list[RankedChunk]  # the top context_k after reranking: what grader and answerer see
-    relevant: list[int]  # 1-based positions in `shown` the grader marked relevant
+    relevant: list[int]  # 1-based positions in `shown` the grader passed (score mode: all of them, or none)
+    grade_score: float | None  # this attempt's P(yes) (score mode); None in list mode
+    best_score: float | None  # the highest grade score over the attempts so far
+    best_shown: list[RankedChunk]  # the shown chunks of that attempt: the weak context when none passes
     web_hits: list[WebHit]
     web_tried: bool
     # answer loop
     context: list[ContextItem]
+    weak: bool  # answered from chunks no attempt passed (score mode): nothing to check the answer against
     answer: str
     cited: list[int]  # 1-based positions in `context`
     generation: int  # 0 = first answer
@@ -69,8 +73,9 @@ class AgentState(TypedDict, total=False):
 def initial_state(task_id: str, question: str, doc_id: str | None = None, answer_type: str | None = None) -> AgentState:
     return AgentState(
         task_id=task_id, question=question, doc_id=doc_id, answer_type=answer_type, query=question, attempt=0,
-        rewrites=0, candidates=[], ranked=[], shown=[], relevant=[], web_hits=[], web_tried=False,
-        context=[], answer="", cited=[], generation=0, regenerations=0, grounded=None, events=[], steps=[],
+        rewrites=0, candidates=[], ranked=[], shown=[], relevant=[], grade_score=None, best_score=None, best_shown=[],
+        web_hits=[], web_tried=False, context=[], weak=False, answer="", cited=[], generation=0, regenerations=0,
+        grounded=None, events=[], steps=[],
     )
 
 
@@ -96,8 +101,9 @@ def check_bounds(state: AgentState, cfg: AgentConfig) -> None:
 
 
 def is_final_answer(state: AgentState, cfg: AgentConfig) -> bool:
-    """The answer stands when it is grounded or the regeneration budget is spent."""
-    return bool(state.get("grounded")) or state.get("regenerations", 0) >= cfg.max_regenerations
+    """The answer stands when it is grounded, rests on weak context (nothing to be grounded in), or
+    the regeneration budget is spent."""
+    return bool(state.get("weak")) or bool(state.get("grounded")) or state.get("regenerations", 0) >= cfg.max_regenerations
 
 
 def event(table: str, **row: Any) -> dict:
