@@ -25,9 +25,11 @@ $(STAMP): pyproject.toml requirements-models.txt
 	$(PY) -m compileall -q $(VENV)/lib >/dev/null 2>&1 || true
 	touch $(STAMP)
 
-# The main job: three cycles of the self-improvement loop on the embedded defaults (README: sizing).
+# The main job: three cycles of the self-improvement loop on the embedded defaults, sized to end
+# within MINUTES (tasks per cycle planned from measured throughput; README: sizing).
+MINUTES ?= 60
 run: setup
-	$(PY) -m training loop --cycles 3 --workspace $(WORKSPACE)
+	$(PY) -m training loop --cycles 3 --minutes $(MINUTES) --workspace $(WORKSPACE)
 
 test: setup
 	$(PY) -m pytest -q -ra

@@ -91,7 +91,11 @@ class LLMConfig:
 
 @dataclass
 class AgentConfig:
-    retrieve_k: int = 20  # candidates fetched from the index
+    # Candidates fetched from the index; the agent reranks all of them and the loop's gate reranks
+    # the same depth (training/loop_gate.py rerank_depth), so one setting drives both. 10, not 20:
+    # the judge reads at most the top 10, and each extra candidate costs a cross-encoder pass per
+    # query of every gate suite (~4,000 more pairs a reranker candidate at 20).
+    retrieve_k: int = 10
     context_k: int = 5  # chunks shown to the LLM after reranking
     max_rewrites: int = 2
     max_regenerations: int = 1
