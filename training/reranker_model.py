@@ -330,13 +330,16 @@ def start(parent_path: Path | str | None, cfg: RerankerTrainConfig, embedder: st
     from rag_agent.retrieval.reranker import is_residual, read_residual_card
 
     parent_residual = parent_path is not None and str(parent_path) != "none" and is_residual(parent_path)
-    if embedder is None and parent_residual:
-        embedder = read_residual_card(Path(parent_path))["embedder_path"]
+    base_temperature = cfg.base_temperature
+    if parent_residual:
+        card = read_residual_card(Path(parent_path))
+        embedder = embedder or card["embedder_path"]
+        base_temperature = 1.0 / float(card["base_scale"])  # g was learnt against this scale: keep it
     if embedder is None:
         return init_reranker(parent_path, cfg.max_length), None, None
     model = init_residual(parent_path, cfg.max_length)
     start_state = {k: v.detach().clone().cpu() for k, v in model.state_dict().items()}
-    return model, ResidualBase(embedder, cfg.base_temperature), start_state
+    return model, ResidualBase(embedder, base_temperature), start_state
 
 
 def finish(model, base: ResidualBase | None, start_state: dict | None, cfg: RerankerTrainConfig, out_dir: Path | str, card: dict) -> dict:
@@ -349,5 +352,5 @@ def finish(model, base: ResidualBase | None, start_state: dict | None, cfg: Rera
         model.load_state_dict(interpolate_state_dicts(start_state, model.state_dict(), cfg.merge_alpha))
         extra["merge_alpha"] = cfg.merge_alpha
         log.info("reranker g merged with its starting weights at alpha=%.2f", cfg.merge_alpha)
-    save_reranker(model, out_dir, None if base is None else {**card, **base.card(), "base_temperature": cfg.base_temperature, **extra})
+    save_reranker(model, out_dir, None if base is None else {**card, **base.card(), "base_temperature": 1.0 / base.scale, **extra})
     return extra
