@@ -1,5 +1,5 @@
 """The residual reranker with the real MiniLM: equal to the retriever before training (per-query
-NDCG@10 on a real law suite), then distillation, DPO/PPO against the distilled reference, and
+NDCG@10 on a cut of a real law suite; the full suites are measured by the bench), then distillation, DPO/PPO against the distilled reference, and
 weight merging, each checked on held-out CUAD train contracts.
 
 Held-out margin = mean over queries of score(q, its clause) - score(q, another clause of the same
@@ -63,6 +63,21 @@ def _changed(a, b) -> int:
     return sum(1 for k in sa if sa[k].is_floating_point() and not np.allclose(sa[k].numpy(), sb[k].numpy()))
 
 
+def _law_suite(shared_data, root, n_queries: int = 25):
+    """AILAStatutes in BEIR format, cut to its first queries and texts' heads (CPU time): every
+    statute stays in the corpus, so the retriever still ranks 82 documents per query."""
+    source = shared_data / "mteb_law" / "aila_statutes"
+    (root / "qrels").mkdir(parents=True)
+    queries = [json.loads(line) for line in (source / "queries.jsonl").read_text().splitlines()][:n_queries]
+    keep = {q["_id"] for q in queries}
+    (root / "queries.jsonl").write_text("\n".join(json.dumps(q | {"text": q["text"][:400]}) for q in queries) + "\n")
+    corpus = [json.loads(line) for line in (source / "corpus.jsonl").read_text().splitlines()]
+    (root / "corpus.jsonl").write_text("\n".join(json.dumps(d | {"text": d["text"][:600]}) for d in corpus) + "\n")
+    lines = (source / "qrels" / "test.tsv").read_text().splitlines()
+    (root / "qrels" / "test.tsv").write_text("\n".join([lines[0]] + [l for l in lines[1:] if l.split("\t")[0] in keep]) + "\n")
+    return root
+
+
 def test_untrained_residual_reranker_equals_the_retriever_per_query(shared_data, embedder, tmp_path):
     import torch
     from safetensors.torch import load_file, save_file
@@ -76,18 +91,18 @@ def test_untrained_residual_reranker_equals_the_retriever_per_query(shared_data,
     assert isinstance(reranker, ResidualReranker) and reranker.embedder_version == embedder.version
     cfg = RagloopConfig()
     cfg.eval.rerank_k = 10
-    suite = shared_data / "mteb_law" / "aila_statutes"
+    suite = _law_suite(shared_data, tmp_path / "aila_statutes")
     plain = evaluate_suite(suite, None, embedder, None, cfg=cfg)
     reranked = evaluate_suite(suite, None, embedder, reranker, cfg=cfg)
+    assert len(plain.per_query["ndcg@10"]) == 25 and 0 < plain.metrics["ndcg@10"] < 1
     assert reranked.per_query["ndcg@10"] == plain.per_query["ndcg@10"]  # every query, exactly
-    assert plain.metrics["ndcg@10"] == pytest.approx(0.20516, abs=1e-5)
     scores = reranker.score("Which law governs?", ["Governed by Delaware law.", "Rent is due monthly.", "Notices in writing."])
     assert len(set(scores)) == 3  # real embedder scores, not a constant
 
     # The same check fails as soon as g is not zero: perturb the output layer's weights.
     weights = load_file(str(path / "model.safetensors"))
     name = next(k for k in weights if "classifier" in k and k.endswith("weight"))
-    weights[name] = torch.randn_like(weights[name]) * 0.5
+    weights[name] = torch.randn(weights[name].shape, generator=torch.Generator().manual_seed(0)) * 0.5
     save_file(weights, str(path / "model.safetensors"), metadata={"format": "pt"})
     moved = evaluate_suite(suite, None, embedder, load_reranker(str(path), embedder=embedder), cfg=cfg)
     assert moved.per_query["ndcg@10"] != plain.per_query["ndcg@10"]
