@@ -116,7 +116,7 @@ def distilled(data, tmp_path_factory):
     train, _ = data
     # A judge's soft scores: the question's clause well above the contract's other clauses.
     lists = [ScoredList(q, [c, *negs], [0.8] + [0.2 + 0.05 * i for i in range(len(negs))], 0.6) for q, c, negs in train]
-    cfg = DistillConfig(lr=5e-5, max_steps=12, queries_per_step=4, max_length=MAX_LENGTH, teacher_temperature=0.1, head_lr_scale=30.0)
+    cfg = DistillConfig(lr=1e-4, max_steps=20, queries_per_step=4, max_length=MAX_LENGTH, teacher_temperature=0.1, head_lr_scale=30.0)
     return train_reranker_distill(None, lists, cfg, tmp_path_factory.mktemp("rr") / "reranker-distill", embedder=EMBEDDER)
 
 
@@ -126,7 +126,7 @@ def test_distillation_learns_the_judges_order_and_generalises(distilled, data, e
     _, held_out = data
     untrained = _untrained(tmp_path / "untrained")
     m = distilled.metrics
-    assert len(m["losses"]) == 12 and m["kl_after"] < m["kl_before"] and m["top1_agreement_after"] >= m["top1_agreement_before"]
+    assert len(m["losses"]) == 20 and m["kl_after"] < m["kl_before"] and m["top1_agreement_after"] >= m["top1_agreement_before"]
     assert _changed(untrained, distilled.path) > 10  # the body moved, not only the head
     assert _margin(distilled.path, held_out, embedder) > _margin(untrained, held_out, embedder)
     card = read_residual_card(distilled.path)
