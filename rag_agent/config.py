@@ -259,9 +259,9 @@ class TrainingConfig:
     ppo_epochs: int = 2  # gradient steps per batch of sampled rankings (the ratio is clipped)
     ppo_queries_per_step: int = 4
     ppo_task_reward_weight: float = 0.0  # 0: reward is NDCG@10 vs judge labels only
-    # Objective when the caller names none: "auto" = bce while there is no reranker champion (a
-    # fresh head needs a pointwise warm start), then dpo on preference pairs from it.
-    reranker_algo: Literal["auto", "bce", "dpo", "ppo"] = "auto"
+    # Objective when the caller names none: "auto" = distill while there is no residual reranker
+    # champion, then dpo on preference pairs against it (the rule: training/candidates.py).
+    reranker_algo: Literal["auto", "bce", "dpo", "ppo", "distill"] = "auto"  # "auto": the rule in training/candidates.py
     # --- data (training/data.py, training/supervised.py) ---
     positive_grade: int = 2  # judge grade (0..3) from which a chunk counts as a positive
     supervised_max_tasks: int = 400  # supervised reference: TRAIN tasks used (CPU time)
@@ -290,6 +290,24 @@ class TrainingConfig:
     # the judge reuses a chunk's KV prefix across questions about it. A contract has ~3 date/text
     # questions (taken first) and ~32 yes/no ones; 10 keeps a mix of contracts in every cycle.
     tasks_per_contract: int = 10
+
+    # --- residual reranker + listwise distillation (issue 10; training/reranker_model.py, distill_*.py) ---
+    # score = cos_E / this + g: 0.05 is the contrastive temperature MiniLM was trained with (scale
+    # 20), so the base term is the embedder's own logit and a softmax over it is its own ranking.
+    reranker_base_temperature: float = 0.05
+    # g is averaged with the weights it started from (1.0 = no merge). The residual form already
+    # anchors the reranker to the retriever, so merging is opt-in (0.5 = LM-Cocktail's halfway).
+    reranker_merge_alpha: float = 1.0
+    # The zero-initialised output layer trains at lr x this: at zero weights the body gets no
+    # gradient, and 3e-5 alone needs hundreds of steps before g can move a 0.02 cosine gap.
+    reranker_head_lr_scale: float = 30.0
+    # softmax(P(yes) / tau): the 1.5B judge's P(yes) spans ~0.1-0.4 within a query; 0.1 turns a 0.2
+    # gap into e^2 odds instead of a near-uniform target.
+    distill_teacher_temperature: float = 0.1
+    distill_queries_per_step: int = 4  # judged lists per step (each ~feedback.judge_depth chunks)
+    # Embedder: weight of the listwise KL (judge scores) added to InfoNCE on hard positives. 0 keeps
+    # the measured InfoNCE-only recipe until the with/without comparison on loop feedback is run.
+    embedder_distill_weight: float = 0.0
 
 
 @dataclass

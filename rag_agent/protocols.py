@@ -42,7 +42,10 @@ class Reranker(Protocol):
     version: str
 
     def score(self, query: str, texts: Sequence[str]) -> list[float]:
-        """One relevance score per text; higher is more relevant."""
+        """One relevance score per text; higher is more relevant. Equal scores mean "keep the
+        incoming order" (callers sort stably). A residual reranker also takes optional
+        `base_cosines=` + `embedder_version=` (the caller's index scores, used only when that
+        version is the embedder it is bound to; rag_agent/retrieval/reranker.py)."""
 
 
 # ---- LLM ------------------------------------------------------------------------------------------

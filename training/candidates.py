@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 
 Source = Literal["feedback", "supervised-reference"]
 SOURCES = ("feedback", "supervised-reference")
-ALGOS = ("bce", "dpo", "ppo")
+ALGOS = ("distill", "bce", "dpo", "ppo")
 
 
 def train_embedder_candidate(ws, source: str = "feedback", run_ids: list[str] | None = None, **overrides) -> registry.ModelVersion:
@@ -41,37 +41,81 @@ def train_embedder_candidate(ws, source: str = "feedback", run_ids: list[str] | 
         examples = _supervised(ws, source).examples
     if len(examples) < 2:
         raise DataError(f"{len(examples)} embedder examples from {source}", "at least 2", "run tasks and `feedback harvest` first")
+    distill, trained_on = [], summarize(examples, source)
+    if cfg.distill_weight > 0 and source == "feedback":
+        from training.data import load_scored_lists_from_workspace
+
+        distill, counts = load_scored_lists_from_workspace(ws, run_ids)
+        trained_on["distill"] = vars(counts)  # soft lists used alongside InfoNCE (0 usable: InfoNCE only)
     parent = registry.champion(ws, "embedder")
     version_id = registry.new_version_id(ws, "embedder")
-    result = train_embedder(parent.path, examples, cfg, registry.version_dir(ws, "embedder", version_id))
-    return registry.register_candidate(
-        ws, "embedder", version_id, parent.version_id, cfg.to_dict(), summarize(examples, source), result.metrics
-    )
+    result = train_embedder(parent.path, examples, cfg, registry.version_dir(ws, "embedder", version_id), distill=distill)
+    return registry.register_candidate(ws, "embedder", version_id, parent.version_id, cfg.to_dict(), trained_on, result.metrics)
 
 
 def train_reranker_candidate(
-    ws, algo: str | None = None, source: str = "feedback", run_ids: list[str] | None = None, **overrides
+    ws, algo: str | None = None, source: str = "feedback", run_ids: list[str] | None = None, parent_id: str | None = None, **overrides
 ) -> registry.ModelVersion:
-    """`algo` None takes `training.reranker_algo`; "auto" = bce while no reranker is champion, else dpo."""
-    parent = registry.champion(ws, "reranker")
+    """Train and register a reranker candidate. `algo` None takes `training.reranker_algo`;
+    "auto" follows `choose_objective`. `parent_id` (default: the reranker champion) is the model
+    training starts from and, for dpo/ppo, the frozen reference, e.g. this cycle's distilled
+    candidate. distill/dpo/ppo train a residual reranker bound to the champion embedder."""
+    parent = registry.get_version(ws, parent_id) if parent_id else registry.champion(ws, "reranker")
     parent_path = None if parent.is_none else parent.path
-    algo = algo or ws.config.training.reranker_algo
-    if algo == "auto":
-        algo = "bce" if parent_path is None else "dpo"
+    algo, rule = choose_objective(parent, algo or ws.config.training.reranker_algo)
     if algo not in ALGOS:
-        raise ConfigError(f"--objective {algo}", "one of bce, dpo, ppo", "pick an objective: --objective bce|dpo|ppo")
-    if parent_path is None and algo != "bce":
-        log.warning("no reranker champion yet: %s starts from a fresh head; a `--objective bce` warm start usually comes first", algo)
-    data, trainer, cfg = _reranker_job(ws, algo, source, run_ids, overrides)
+        raise ConfigError(f"--objective {algo}", "one of distill, bce, dpo, ppo", "pick an objective: --objective distill|bce|dpo|ppo")
+    if algo in ("dpo", "ppo") and not _is_residual(parent):
+        log.warning("%s without a distilled parent: the frozen reference is the retriever itself (g = 0)", algo)
+    embedder = registry.champion(ws, "embedder")
+    data, trainer, cfg, counts = _reranker_job(ws, algo, source, run_ids, overrides)
     if not data:
-        raise DataError(f"0 {algo} items from {source}", "harvested feedback", "run tasks and `feedback harvest` first")
+        detail = counts.line() if counts is not None else f"0 {algo} items from {source}"
+        raise DataError(detail, f"usable {algo} training data", _FIX[algo])
     if algo == "bce":
         _require_positives(data, ws.config.training.positive_grade, ws.config.training.reranker_min_positives)
     version_id = registry.new_version_id(ws, "reranker")
-    result = trainer(parent_path, data, cfg, registry.version_dir(ws, "reranker", version_id))
-    return registry.register_candidate(
-        ws, "reranker", version_id, parent.version_id, {"algo": algo, **cfg.to_dict()}, summarize(data, source), result.metrics
-    )
+    out_dir = registry.version_dir(ws, "reranker", version_id)
+    if algo == "bce":
+        result = trainer(parent_path, data, cfg, out_dir)
+        binding = {}
+    else:
+        result = trainer(parent_path, data, cfg, out_dir, embedder=embedder.path)
+        binding = {"embedder_id": embedder.version_id, "embedder_version": embedder.content_version}
+    trained_on = summarize(data, source) | ({"counts": vars(counts)} if counts is not None else {})
+    config = {"algo": algo, "objective_rule": rule, **binding, **cfg.to_dict()}
+    return registry.register_candidate(ws, "reranker", version_id, parent.version_id, config, trained_on, result.metrics)
+
+
+# How the loop picks a reranker objective (training.reranker_algo = "auto"), in order:
+#   1. no residual reranker to start from (the "none" base, or a legacy cross-encoder) -> distill:
+#      listwise KL from the judge's soft scores into g, starting at g = 0 (= the retriever), so
+#      the first reranker learns the judge's whole graded order from the retriever upward;
+#   2. a residual (distilled) parent -> dpo against it as the frozen reference: preference pairs
+#      refine what distillation learned, and beta bounds the drift from it.
+# ppo and bce are only chosen by name (ppo: on top of a distilled parent, like dpo; bce: the
+# legacy fresh-head warm start that ranked below no reranker, issue 10).
+def choose_objective(parent: registry.ModelVersion, requested: str) -> tuple[str, str]:
+    """(objective, why): the rule above for "auto", else the requested objective."""
+    if requested != "auto":
+        return requested, f"requested {requested}"
+    if not _is_residual(parent):
+        return "distill", f"auto: no distilled reranker to start from (parent {parent.version_id})"
+    return "dpo", f"auto: dpo against the distilled parent {parent.version_id}"
+
+
+def _is_residual(version: registry.ModelVersion) -> bool:
+    from rag_agent.retrieval.reranker import is_residual
+
+    return not version.is_none and is_residual(version.path)
+
+
+_FIX = {
+    "distill": "run more agent tasks and `feedback harvest` with feedback.judge_mode=pointwise (it stores the judge's P(yes))",
+    "bce": "run tasks and `feedback harvest` first",
+    "dpo": "run tasks and `feedback harvest` first (it writes preference pairs)",
+    "ppo": "run tasks and `feedback harvest` first (queries with differently graded chunks)",
+}
 
 
 def _require_positives(labels, positive_grade: int, needed: int) -> None:
@@ -87,26 +131,36 @@ def _require_positives(labels, positive_grade: int, needed: int) -> None:
 
 
 def _reranker_job(ws, algo: str, source: str, run_ids, overrides):
+    """(items, trainer, config, counts or None) for one objective."""
     from training import data as loaders
 
     reference = _supervised(ws, source) if source != "feedback" else None
+    if algo == "distill":
+        from training.distill_config import DistillConfig
+        from training.distill_trainer import train_reranker_distill
+
+        if reference:
+            items, counts = [loaders.ScoredList(g.query, g.texts, [x / loaders.MAX_GRADE for x in g.grades], 1.0, g.origin) for g in reference.lists], None
+        else:
+            items, counts = loaders.load_scored_lists_from_workspace(ws, run_ids)
+        return items, train_reranker_distill, DistillConfig.from_training(ws.config.training, **overrides), counts
     if algo == "bce":
         from training.bce_config import BCEConfig
         from training.bce_trainer import train_reranker_bce
 
         items = reference.labels if reference else loaders.load_labels_from_workspace(ws, run_ids)
-        return items, train_reranker_bce, BCEConfig.from_training(ws.config.training, **overrides)
+        return items, train_reranker_bce, BCEConfig.from_training(ws.config.training, **overrides), None
     if algo == "dpo":
         from training.dpo_config import DPOConfig
         from training.dpo_trainer import train_reranker_dpo
 
         items = reference.pairs if reference else loaders.load_pairs_from_workspace(ws, run_ids)
-        return items, train_reranker_dpo, DPOConfig.from_training(ws.config.training, **overrides)
+        return items, train_reranker_dpo, DPOConfig.from_training(ws.config.training, **overrides), None
     from training.ppo_config import PPOConfig
     from training.ppo_trainer import train_reranker_ppo
 
     items = reference.lists if reference else loaders.load_graded_lists_from_workspace(ws, run_ids)
-    return items, train_reranker_ppo, PPOConfig.from_training(ws.config.training, **overrides)
+    return items, train_reranker_ppo, PPOConfig.from_training(ws.config.training, **overrides), None
 
 
 def _supervised(ws, source: str):

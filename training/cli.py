@@ -131,18 +131,23 @@ def embedder_command(
 def reranker_command(
     workspace: Path = WorkspaceOpt,
     algo: Optional[str] = typer.Option(
-        None, "--objective", "--algo", help="bce (warm start), dpo (pairs) or ppo (ranking rewards); default training.reranker_algo."
+        None,
+        "--objective",
+        "--algo",
+        help="distill (judge soft scores), dpo (pairs), ppo (ranking rewards) or bce (legacy fresh head); default training.reranker_algo.",
     ),
+    parent: Optional[str] = typer.Option(None, "--parent", help="Version to start from / the frozen reference (default: the reranker champion)."),
     source: str = typer.Option("feedback", "--source", help="feedback or supervised-reference (gold TRAIN evidence)."),
     overrides: Optional[List[str]] = SetOpt,
     verbose: bool = VerboseOpt,
 ) -> None:
-    """Train a reranker candidate from the champion reranker (or a fresh MiniLM head)."""
+    """Train a reranker candidate: a residual reranker (champion embedder score + a cross-encoder
+    correction that starts at zero) from the champion reranker, or from --parent."""
     from training.candidates import train_reranker_candidate
 
     setup_logging(verbose)
     ws = open_workspace(workspace, overrides, create=False)
-    _report(train_reranker_candidate(ws, algo, source=source))
+    _report(train_reranker_candidate(ws, algo, source=source, parent_id=parent))
 
 
 def _report(version) -> None:

@@ -48,6 +48,32 @@ class GradedList:
 
 
 @dataclass
+class ScoredList:
+    """One query's judged candidates with the judge's soft scores (P(yes)): a distillation target."""
+
+    query: str
+    texts: list[str]
+    scores: list[float]
+    weight: float = 1.0  # how sure the judge was (training/losses/listwise_kl.teacher_confidence)
+    origin: str = ""
+
+
+@dataclass
+class ScoredListCounts:
+    """What the soft-label loader found: every (run, task, query) with a judge label, and why some were skipped."""
+
+    queries: int = 0
+    usable: int = 0
+    single_candidate: int = 0  # fewer than 2 candidates with a judge score
+    all_equal: int = 0  # every candidate scored the same (no ranking information)
+    labels_without_score: int = 0  # judge_labels rows with score NULL (no log-probabilities)
+
+    def line(self) -> str:
+        return (f"{self.queries} judged queries ({self.usable} usable, {self.single_candidate} with < 2 scored candidates, "
+                f"{self.all_equal} with all-equal scores; {self.labels_without_score} labels without a judge score)")
+
+
+@dataclass
 class LabeledText:
     """A pointwise label in [0, 1] (grade / 3) for BCE."""
 
@@ -115,6 +141,46 @@ def load_graded_lists_from_workspace(ws, run_ids: list[str] | None = None, min_c
         groups[key].texts.append(text)
         groups[key].grades.append(float(grade))
     return [g for g in groups.values() if len(g.texts) >= min_candidates and len(set(g.grades)) > 1]
+
+
+def load_scored_lists_from_workspace(ws, run_ids: list[str] | None = None) -> tuple[list[ScoredList], ScoredListCounts]:
+    """Per (run, task, query): the judged chunks with the judge's P(yes) (`judge_labels.score`).
+
+    Labels without a score (no log-probabilities: quote mode, no LLM) are not soft targets and are
+    left out; lists with fewer than 2 scored chunks or all-equal scores are skipped and counted."""
+    from training.losses.listwise_kl import teacher_confidence
+
+    rows = _query(
+        ws,
+        """SELECT l.run_id, l.task_id, l.query, c.text, l.score
+           FROM judge_labels l JOIN chunks c USING (chunk_id) {where}
+           ORDER BY l.run_id, l.task_id, l.query, l.chunk_id""",
+        run_ids,
+        "l.",
+    )
+    counts = ScoredListCounts()
+    groups: dict[tuple, ScoredList] = {}
+    for run_id, task_id, query, text, score in rows:
+        key = (run_id, task_id, query)
+        if key not in groups:
+            groups[key] = ScoredList(query, [], [], 1.0, f"{run_id}/{task_id}")
+        if score is None:
+            counts.labels_without_score += 1
+            continue
+        groups[key].texts.append(text)
+        groups[key].scores.append(float(score))
+    usable = []
+    counts.queries = len(groups)
+    for group in groups.values():
+        if len(group.texts) < 2:
+            counts.single_candidate += 1
+        elif max(group.scores) - min(group.scores) <= 1e-9:
+            counts.all_equal += 1
+        else:
+            group.weight = teacher_confidence(group.scores)
+            usable.append(group)
+    counts.usable = len(usable)
+    return usable, counts
 
 
 def load_embedder_examples_from_workspace(

@@ -25,6 +25,9 @@ class EmbedderTrainConfig:
     replay_weight: float = 0.5
     loss_probe_examples: int = 64
     seed: int = 0
+    distill_weight: float = 0.0  # weight of the listwise KL to the judge's scores (0 = InfoNCE only)
+    distill_teacher_temperature: float = 0.1
+    distill_queries_per_step: int = 4
 
     @classmethod
     def from_training(cls, cfg: TrainingConfig, **overrides) -> EmbedderTrainConfig:
@@ -43,6 +46,9 @@ class EmbedderTrainConfig:
             replay_weight=cfg.replay_weight,
             loss_probe_examples=cfg.loss_probe_examples,
             seed=cfg.seed,
+            distill_weight=cfg.embedder_distill_weight,
+            distill_teacher_temperature=cfg.distill_teacher_temperature,
+            distill_queries_per_step=cfg.distill_queries_per_step,
         )
         for key, value in overrides.items():
             setattr(built, key, value)
@@ -54,6 +60,12 @@ class EmbedderTrainConfig:
             raise ConfigError(f"training.merge_alpha={self.merge_alpha}", "a weight in [0, 1]", "set e.g. training.merge_alpha=0.5")
         if self.temperature <= 0:
             raise ConfigError(f"training.temperature={self.temperature}", "a positive temperature", "set e.g. training.temperature=0.05")
+        if self.distill_weight < 0 or self.distill_teacher_temperature <= 0 or self.distill_queries_per_step < 1:
+            raise ConfigError(
+                f"embedder distill_weight={self.distill_weight} teacher_temperature={self.distill_teacher_temperature}",
+                "weight >= 0, temperature > 0, queries per step >= 1",
+                "fix training.embedder_distill_weight / training.distill_*",
+            )
         if self.batch_size < 2:
             raise ConfigError(
                 f"training.embedder_batch_size={self.batch_size}", "at least 2 (in-batch negatives)", "set e.g. 16"

@@ -10,6 +10,11 @@ Forgetting control, all configurable (docs/training.md has the measurements behi
 * low learning rate / few steps (`lr`, `max_steps`);
 * replay: `replay` examples (e.g. general-domain pairs) are mixed in at `replay_weight`.
 
+Listwise distillation (`distill` lists of judge soft scores, `cfg.distill_weight` > 0): each step
+adds weight x the listwise KL (training/losses/listwise_kl.py) between the judge's distribution
+over a few queries' judged chunks and the embedder's own (cos / temperature), so the embedder
+learns the judge's graded order over the whole ranking, not only its hard positives.
+
 The training loss is measured before and after on the same probe examples (eval mode, no
 dropout), so "the loss went down" compares like with like.
 """
@@ -22,7 +27,7 @@ import tempfile
 from pathlib import Path
 
 from training.common import TrainResult, atomic_output, seed_everything
-from training.data import EmbedderExample
+from training.data import EmbedderExample, ScoredList
 from training.embedder_config import EmbedderTrainConfig
 from training.losses.mnrl_with_hard_negatives import build_loss, info_nce
 
@@ -35,6 +40,7 @@ def train_embedder(
     cfg: EmbedderTrainConfig,
     out_dir: Path | str,
     replay: list[EmbedderExample] | None = None,
+    distill: list[ScoredList] | None = None,
 ) -> TrainResult:
     """Train from the model at `parent_path`; write the (merged) model to `out_dir`."""
     import torch
@@ -59,7 +65,8 @@ def train_embedder(
     probe = all_examples[: cfg.loss_probe_examples]
     loss_before = probe_loss(model, probe, n_negatives, cfg)
 
-    losses = _fit(model, dataset, cfg)
+    distill = [g for g in distill or [] if len(g.texts) >= 2 and max(g.scores) > min(g.scores)] if cfg.distill_weight > 0 else []
+    losses = _fit(model, dataset, cfg, distill)
     loss_after = probe_loss(model, probe, n_negatives, cfg)
     metrics = {
         "losses": losses,
@@ -68,6 +75,8 @@ def train_embedder(
         "n_negatives": n_negatives,
         "n_replay": len(replay),
         "merge_alpha": cfg.merge_alpha,
+        "distill_weight": cfg.distill_weight if distill else 0.0,
+        "n_distill_lists": len(distill),
     }
     if cfg.merge_alpha < 1.0:
         merge_into(model, parent_path, cfg.merge_alpha, kind="embedder")
@@ -150,7 +159,7 @@ def _encode(model, texts: list[str]):
     return model.encode(texts, convert_to_tensor=True, normalize_embeddings=True, batch_size=64, show_progress_bar=False)
 
 
-def _fit(model, dataset, cfg: EmbedderTrainConfig) -> list[float]:
+def _fit(model, dataset, cfg: EmbedderTrainConfig, distill: list[ScoredList] | None = None) -> list[float]:
     import torch
     from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
     from sentence_transformers.base.sampler import BatchSamplers
@@ -174,6 +183,11 @@ def _fit(model, dataset, cfg: EmbedderTrainConfig) -> list[float]:
             use_cpu=not torch.cuda.is_available(),
         )
         loss = build_loss(model, cfg.temperature, cfg.cached_mini_batch)
+        if distill:
+            from training.losses.infonce_plus_listwise_kl import InfoNCEPlusListwiseKL
+
+            loss = InfoNCEPlusListwiseKL(loss, model, distill, cfg.distill_weight, cfg.temperature,
+                                         cfg.distill_teacher_temperature, cfg.distill_queries_per_step, cfg.seed)
         trainer = SentenceTransformerTrainer(model=model, args=args, train_dataset=dataset, loss=loss)
         trainer.train()
         return [float(entry["loss"]) for entry in trainer.state.log_history if "loss" in entry]

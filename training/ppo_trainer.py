@@ -1,7 +1,8 @@
 """Reranker objective 3: PPO-style updates of the reranker as a Plackett–Luce ranking policy.
 
-`train_reranker_ppo(parent_path or None, lists, cfg, out_dir) -> TrainResult` trains a
-CrossEncoder; `ppo_loop(...)` is the scorer-agnostic core (a test drives it with a linear scorer
+`train_reranker_ppo(parent_path or None, lists, cfg, out_dir, embedder=None) -> TrainResult` trains
+a CrossEncoder (residual base + g with an `embedder` or a residual parent: training/reranker_model.py);
+`ppo_loop(...)` is the scorer-agnostic core (a test drives it with a linear scorer
 over fixed features, where the ideal ranking is known). Loss: training/losses/ppo_plackett_luce.py.
 
 Per step, for a few queries: score the candidate list with the current policy, sample `samples`
@@ -91,28 +92,30 @@ def greedy_ndcg(score_group: Callable[[int], "object"], grades: list, k: int) ->
         return mean([float(ndcg_at_k(greedy_ranking(score_group(g).double().cpu(), k), grades[g], k)) for g in range(len(grades))])
 
 
-def train_reranker_ppo(parent_path: Path | str | None, lists: list[GradedList], cfg: PPOConfig, out_dir: Path | str) -> TrainResult:
+def train_reranker_ppo(
+    parent_path: Path | str | None, lists: list[GradedList], cfg: PPOConfig, out_dir: Path | str, embedder: str | None = None
+) -> TrainResult:
     import torch
 
     from training.common import make_accelerator
-    from training.reranker_model import batched_scores, frozen_copy, init_reranker, make_optimizer, save_reranker, score, train_mode
+    from training.reranker_model import batched_scores, finish, frozen_copy, full_score, make_optimizer, start, train_mode
 
     lists = [g for g in lists if len(g.texts) >= 2 and len(set(g.grades)) > 1]
     if not lists:
         raise DataError("0 graded candidate lists", "queries with >= 2 judged chunks of different grades", "harvest more feedback")
     seed_everything(cfg.seed)
-    model = init_reranker(parent_path, cfg.max_length)
+    model, base, start_state = start(parent_path, cfg, embedder)
     reference = frozen_copy(model)
-    ref_scores = [torch.tensor(batched_scores(reference, [g.query] * len(g.texts), g.texts)) for g in lists]
+    ref_scores = [torch.tensor(batched_scores(reference, [g.query] * len(g.texts), g.texts, base=base)) for g in lists]
     del reference
-    accelerator, optimizer = make_accelerator(), make_optimizer(model, cfg)
+    accelerator, optimizer = make_accelerator(), make_optimizer(model, cfg, residual=base is not None)
     forward, optimizer = accelerator.prepare(model, optimizer)
     grades = [torch.tensor(g.grades, dtype=torch.float64) for g in lists]
     train_mode(model, False)
 
     def score_group(index: int):
         group = lists[index]
-        return score(model, [group.query] * len(group.texts), group.texts, forward)
+        return full_score(model, [group.query] * len(group.texts), group.texts, base, forward)
 
     def optimizer_step(loss) -> None:
         optimizer.zero_grad()
@@ -124,6 +127,7 @@ def train_reranker_ppo(parent_path: Path | str | None, lists: list[GradedList], 
     history = ppo_loop(score_group, ref_scores, grades, [g.task_reward for g in lists], cfg, optimizer_step)
     after = greedy_ndcg(score_group, grades, cfg.top_k)
     metrics = {**history, "greedy_ndcg_before": before, "greedy_ndcg_after": after, "objective": "ppo"}
-    save_reranker(model, out_dir)
+    card = {"objective": "ppo", "parent": str(parent_path) if parent_path else None, "n_lists": len(lists), "kl_coef": cfg.kl_coef}
+    metrics.update(finish(model, base, start_state, cfg, out_dir, card))
     log.info("ppo reranker: %d lists, %d updates, greedy NDCG@%d %.4f -> %.4f", len(lists), len(history["losses"]), cfg.top_k, before, after)
     return TrainResult(Path(out_dir), metrics, len(lists))

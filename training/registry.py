@@ -114,8 +114,59 @@ def champion(ws, kind: str) -> ModelVersion:
 
 
 def champion_specs(ws) -> tuple[str, str]:
-    """(embedder spec, reranker spec) of the champions, as `models.embedder`/`models.reranker` take them."""
-    return champion(ws, "embedder").path, champion(ws, "reranker").path
+    """(embedder spec, reranker spec) of the champions, as `models.embedder`/`models.reranker` take them.
+
+    A reranker bound to another embedder than the champion's (see `serves_with`) is not served:
+    the pipeline falls back to "none" with a warning naming the fix."""
+    embedder, reranker = champion(ws, "embedder"), champion(ws, "reranker")
+    if not serves_with(reranker, embedder):
+        log.warning(
+            "reranker champion %s was trained over embedder %s, not the champion %s: serving without a reranker; "
+            "fix: train and promote a reranker over the new embedder, re-bind this one after gating it on top of it "
+            "(training.registry.rebind), or roll back the embedder",
+            reranker.version_id, reranker.config.get("embedder_id"), embedder.version_id,
+        )
+        return embedder.path, NO_RERANKER
+    return embedder.path, reranker.path
+
+
+# ---- reranker <-> embedder pairing ----------------------------------------------------------------
+# A residual reranker's score includes its embedder's cosine (rag_agent.retrieval.reranker), so
+# each reranker version records the embedder it was trained over (config embedder_id /
+# embedder_version). It serves with that embedder, or with an embedder it was explicitly re-bound
+# to: promoting a reranker re-binds it to the embedder champion of that moment (the gate judged
+# it on top of that embedder), and `rebind` does it by hand. Promoting another embedder therefore
+# stops it from serving (champion_specs), and rolling that embedder back restores the pair.
+def serves_with(reranker: ModelVersion, embedder: ModelVersion) -> bool:
+    bound = reranker.config.get("embedder_version")
+    if reranker.is_none or bound is None:  # "none" and legacy cross-encoders carry no embedder term
+        return True
+    return bound == embedder.content_version or embedder.version_id in reranker.config.get("served_with", [])
+
+
+def rebind(ws, reranker_id: str, reason: str) -> ModelVersion:
+    """Explicitly allow `reranker_id` to serve with the current embedder champion (e.g. after gating
+    it on top of that embedder); recorded in its config and in `promotions` (action 'rebind')."""
+    embedder = champion(ws, "embedder")
+    with ws.db() as con:
+        version = get_version(ws, reranker_id, con)
+        if version.kind != "reranker":
+            raise ConfigError(reranker_id, "a reranker version", "pick one from `training models --kind reranker`")
+        config = _with_served_with(version.config, embedder.version_id)
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.execute("UPDATE model_versions SET config = ? WHERE version_id = ?", [json.dumps(config), reranker_id])
+            _append_promotion(con, "reranker", reranker_id, reranker_id, "rebind", f"serves with {embedder.version_id}: {reason}")
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        return get_version(ws, reranker_id, con)
+
+
+def _with_served_with(config: dict, embedder_id: str) -> dict:
+    served = list(config.get("served_with", []))
+    return config if embedder_id in served else {**config, "served_with": served + [embedder_id]}
 
 
 def use_champions(ws):
@@ -268,9 +319,14 @@ def _switch(ws, version_id: str, action: str, reason: str, metrics: dict | None,
                     [previous_status, f"{action}: replaced by {version_id}", prev_id],
                 )
             merged = {**target.metrics, **(metrics or {})}
+            config = target.config
+            if target.kind == "reranker" and config.get("embedder_version") and action == "promote":
+                # Promotion re-binds: the gate judged this reranker on top of the current embedder.
+                (embedder_id,) = con.execute("SELECT version_id FROM model_versions WHERE kind = 'embedder' AND status = 'champion'").fetchone()
+                config = _with_served_with(config, embedder_id)
             con.execute(
-                "UPDATE model_versions SET status = 'champion', reason = ?, metrics = ? WHERE version_id = ?",
-                [reason, json.dumps(merged), version_id],
+                "UPDATE model_versions SET status = 'champion', reason = ?, metrics = ?, config = ? WHERE version_id = ?",
+                [reason, json.dumps(merged), json.dumps(config), version_id],
             )
             _append_promotion(con, target.kind, previous[0][0] if previous else None, version_id, action, reason)
             _before_commit_hook(action)

@@ -59,9 +59,11 @@ def build_supervised_reference(
     overlap_fraction: float = 0.5,
     seed: int = 0,
     split: str = SPLIT,
+    task_ids: set[str] | None = None,
 ) -> SupervisedReference:
     """Build the reference from `cuad_dir` (the folder with tasks_train.jsonl). `embedder` is a
-    TextEmbedder (the base model); `chunking` a ChunkingConfig."""
+    TextEmbedder (the base model); `chunking` a ChunkingConfig. `task_ids`: exactly these train
+    tasks (e.g. the same tasks another run used), else `max_tasks` from a seeded spread of contracts."""
     import numpy as np
 
     from evals.suites import SuiteRef, load_cuad, relevant_chunks
@@ -72,7 +74,10 @@ def build_supervised_reference(
     suite = load_cuad(SuiteRef("cuad", Path(cuad_dir), SPLIT))
     by_doc: dict[str, list] = {}
     for task in suite.tasks:
-        by_doc.setdefault(task.doc_id, []).append(task)
+        if task_ids is None or task.task_id in task_ids:
+            by_doc.setdefault(task.doc_id, []).append(task)
+    if task_ids is not None:
+        max_tasks = len(task_ids)
     doc_ids = sorted(by_doc)
     random.Random(seed).shuffle(doc_ids)  # a seeded spread of contracts, not the first few
     ref = SupervisedReference()

@@ -1,7 +1,8 @@
-"""Rerankers: the identity (`none`) and any sentence-transformers CrossEncoder directory.
+"""Rerankers: the identity (`none`), a residual reranker, and any sentence-transformers CrossEncoder.
 
-`load_reranker("none")` keeps the index order; `load_reranker(<dir>)` loads a CrossEncoder (a
-trained one from the model registry, or any compatible directory). Versions follow the
+`load_reranker("none")` keeps the index order; `load_reranker(<dir>)` loads a residual reranker
+(embedder score + cross-encoder correction, what training produces; a folder with residual.json)
+or a plain CrossEncoder (any compatible directory). Versions follow the
 embedder's rule, "<dirname>@<content hash>", so traces and eval results name the exact weights.
 """
 
@@ -77,8 +78,104 @@ class CrossEncoderReranker:
         return [float(s) for s in scores.reshape(-1)]
 
 
-def load_reranker(spec: str, batch_size: int = 32, device: str = "cpu"):
-    """`"none"` -> NoReranker; a directory -> CrossEncoderReranker."""
+def load_reranker(spec: str, batch_size: int = 32, device: str = "cpu", embedder=None):
+    """`"none"` -> NoReranker; a residual folder (has residual.json) -> ResidualReranker (`embedder`:
+    an already loaded embedder to reuse when it is the bound one); another directory -> CrossEncoderReranker."""
     if not spec or spec == NO_RERANKER:
         return NoReranker()
+    if is_residual(spec):
+        return ResidualReranker(spec, batch_size=batch_size, device=device, embedder=embedder)
     return CrossEncoderReranker(spec, batch_size=batch_size, device=device)
+
+
+# ---- residual reranker: embedder score + a cross-encoder correction ---------------------------------
+RESIDUAL_CARD = "residual.json"  # marks a residual reranker folder (the rest is a standard CrossEncoder)
+# The embedder term is rounded to this cosine step before scaling. The index's scores and the ones
+# re-encoded here differ by float noise (~1e-7, other batch shapes); without rounding that noise
+# could swap two near-tied candidates, and an untrained reranker would not reproduce the index
+# order exactly. Rounded near-ties score equal and keep the incoming (index) order: every caller
+# sorts stably.
+BASE_STEP = 1e-4
+
+
+def residual_score(cosine: float, correction: float, base_scale: float) -> float:
+    """The full score of a residual reranker (the documented scoring function):
+
+        score(q, c) = base_scale * round(cos_E(q, c) / BASE_STEP) * BASE_STEP + g(q, c)
+
+    cos_E is the cosine of the bound embedder E (in [-1, 1]); base_scale = 1 / temperature turns it
+    into the embedder's own contrastive logit (MiniLM was trained with scale 20 = 1 / 0.05); g is
+    the cross-encoder's raw 1-logit output, exactly 0 before training (zero head)."""
+    return base_scale * quantise_cosine(cosine) + correction
+
+
+def quantise_cosine(cosine: float) -> float:
+    return round(float(cosine) / BASE_STEP) * BASE_STEP
+
+
+class ResidualReranker:
+    """score = base_scale * cos_E(q, c) + g(q, c) (see `residual_score`), read from a folder holding
+    the cross-encoder g in standard CrossEncoder format plus `residual.json` (the card: bound
+    embedder path and version, base_scale, parent, objective, data counts).
+
+    The embedder term is computed with the bound embedder, so the score never depends on which
+    embedder retrieved the candidates. A caller that already has cosines of that same embedder
+    may pass them (`base_cosines=`, with `embedder_version=`); any other version is ignored."""
+
+    def __init__(self, path: Path | str, batch_size: int = 32, device: str = "cpu", embedder=None):
+        self.path = Path(path)
+        self.card = read_residual_card(self.path)
+        self.base_scale = float(self.card["base_scale"])
+        self.embedder_version = str(self.card["embedder_version"])
+        self.correction = CrossEncoderReranker(self.path, batch_size=batch_size, device=device)
+        self.batch_size = batch_size
+        self.device = device
+        self._embedder = embedder if embedder is not None and embedder.version == self.embedder_version else None
+
+    @property
+    def embedder(self):
+        if self._embedder is None:
+            from rag_agent.retrieval.embedder import SentenceTransformerEmbedder
+
+            embedder = SentenceTransformerEmbedder.from_spec(self.card["embedder_path"], batch_size=self.batch_size, device=self.device)
+            if embedder.version != self.embedder_version:
+                raise ModelError(
+                    f"embedder {embedder.version} at {self.card['embedder_path']}",
+                    f"the embedder this reranker was trained over ({self.embedder_version})",
+                    "restore that embedder folder, or train a new reranker over the current embedder",
+                )
+            self._embedder = embedder
+        return self._embedder
+
+    @cached_property
+    def version(self) -> str:
+        return self.correction.version
+
+    def cosines(self, query: str, texts: Sequence[str]) -> list[float]:
+        vectors = self.embedder.encode(list(texts))
+        return [float(x) for x in vectors @ self.embedder.encode([query], is_query=True)[0]]
+
+    def score(self, query: str, texts: Sequence[str], base_cosines: Sequence[float] | None = None, embedder_version: str | None = None) -> list[float]:
+        if len(texts) == 0:
+            return []
+        usable = base_cosines is not None and embedder_version == self.embedder_version and len(base_cosines) == len(texts)
+        cosines = list(base_cosines) if usable else self.cosines(query, texts)
+        corrections = self.correction.score(query, texts)
+        return [residual_score(c, g, self.base_scale) for c, g in zip(cosines, corrections)]
+
+
+def read_residual_card(path: Path) -> dict:
+    import json
+
+    try:
+        card = json.loads((Path(path) / RESIDUAL_CARD).read_text())
+    except (OSError, ValueError) as exc:
+        raise ModelError(str(path), f"a readable {RESIDUAL_CARD} ({exc})", "retrain the reranker or point models.reranker at another folder") from exc
+    missing = [key for key in ("base_scale", "embedder_path", "embedder_version") if key not in card]
+    if missing:
+        raise ModelError(str(path), f"{RESIDUAL_CARD} with {', '.join(missing)}", "retrain the reranker (its card is incomplete)")
+    return card
+
+
+def is_residual(path: Path | str) -> bool:
+    return (Path(path) / RESIDUAL_CARD).is_file()
