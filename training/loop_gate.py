@@ -182,8 +182,11 @@ def evaluate_cycle(ws, train: dict) -> dict:
     dev_path, guard_paths = suites(ws)
     results = PipelineResults(ws)
     split = t.dev_split
-    champ_emb, champ_rr = registry.champion(ws, "embedder"), registry.champion(ws, "reranker")
-    champ_rr_spec = None if champ_rr.is_none else champ_rr.path
+    champ_emb = registry.champion(ws, "embedder")
+    # The reranker the champions actually serve: none when the champion reranker is bound to
+    # another embedder than the champion's (registry.champion_specs).
+    _, served_rr = registry.champion_specs(ws)
+    champ_rr_spec = None if served_rr == registry.NO_RERANKER else served_rr
     emb_candidate, rr_candidate = train["embedder"].get("version_id"), train["reranker"].get("version_id")
     names = [p.name for p in guard_paths]
 
@@ -191,7 +194,7 @@ def evaluate_cycle(ws, train: dict) -> dict:
     champion_guards = [results.get(champ_emb.path, champ_rr_spec, p, None) for p in guard_paths]
     out = {"dev_suite": champion_dev.suite, "rerank_depth": rerank_depth(ws.config), "champion": _scores(champion_dev, champion_guards)}
     base_path = registry.get_version(ws, "embedder-base").path
-    use_anchor = t.guard_against_base and (emb_candidate or rr_candidate) and (champ_emb.path != base_path or not champ_rr.is_none)
+    use_anchor = t.guard_against_base and (emb_candidate or rr_candidate) and (champ_emb.path != base_path or champ_rr_spec is not None)
 
     def guards_for(embedder: str, reranker: str | None, current: tuple[str, str | None]) -> list[Guard]:
         return [Guard(lambda p=p: results.get(embedder, reranker, p, None), lambda p=p: results.get(*current, p, None),
@@ -209,7 +212,7 @@ def evaluate_cycle(ws, train: dict) -> dict:
         if embedder_pass:
             base_emb = emb_path
 
-    reranker_pass, reranker_reason, proposed_rr = False, "no candidate", champ_rr.path
+    reranker_pass, reranker_reason, proposed_rr = False, "no candidate", served_rr
     if rr_candidate:
         rr_path = registry.get_version(ws, rr_candidate).path
         # The reranker is judged on top of the embedder that will be champion, against the current pipeline.
