@@ -48,9 +48,10 @@ def harvest_command(
 
         llm = CacheOnlyLLM.for_config(ws.config.llm) if regrade else load_llm(ws.config.llm)
         judge_impl = LLMJudge(llm, JudgeSettings.from_config(ws.config.feedback))
-    with ws.db() as con:
-        harvester = Harvester(ws, con, judge_impl, workers=workers)
-        report = harvester.regrade(run_id=run, progress=True) if regrade else harvester.run(run_id=run, progress=True)
+    # No connection handed in: the harvester holds the workspace only while it reads or writes,
+    # never across judge calls, so a loop or another reader can use the workspace meanwhile.
+    harvester = Harvester(ws, None, judge_impl, workers=workers)
+    report = harvester.regrade(run_id=run, progress=True) if regrade else harvester.run(run_id=run, progress=True)
     table = Table(title=f"harvest ({judge_impl.name if judge_impl else 'judge none'})")
     for name, value in vars(report).items():
         table.add_row(name, f"{value:.1f}" if isinstance(value, float) else str(value))

@@ -15,6 +15,7 @@ harvested tasks from the cache under today's rules without calling the judge.
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 import logging
 import time
 import uuid
@@ -75,39 +76,68 @@ class TaskProducts:
 
 
 class Harvester:
-    def __init__(self, ws, con, judge=None, miner: NegativeMiner | None = None, workers: int = 1):
+    """`con=None` (what the CLI and the loop pass): the harvester opens the workspace database only
+    for each read or transaction and never holds it across LLM calls, so other commands can read
+    (or an agent run write) the workspace while a long harvest judges. With a connection given, it
+    uses that one throughout (tests, callers inside a transaction of their own)."""
+
+    def __init__(self, ws, con=None, judge=None, miner: NegativeMiner | None = None, workers: int = 1):
         self.ws, self.con, self.judge = ws, con, judge
+        self._short = con is None  # open short-lived connections (see `_db`)
         self.workers = max(1, workers)  # concurrent judge requests (OpenAI-compatible servers only)
         self.cfg = ws.config.feedback
-        self.cache = JudgeCache(con, judge) if judge is not None else None
+        self.cache = JudgeCache(con, judge, opener=self._db if self._short else None) if judge is not None else None
         # None: judge cache misses while deriving; "prejudged": judged chunk-major before deriving;
         # "regrade": re-deriving from the cache alone.
         self.cache_only: str | None = None
         self.miner = miner if miner is not None else NegativeMiner(ws)
         self.report = HarvestReport()
 
+    @contextmanager
+    def _db(self):
+        """The connection to use for one read or write: the caller's, or (con=None) a short-lived
+        one that waits out other processes' locks (rag_agent.db.connect). Re-entrant."""
+        if not self._short or self.con is not None:
+            yield self.con
+            return
+        from rag_agent.db import connect
+
+        self.con = connect(self.ws.db_path, lock_wait_s=self.ws.config.workspace.lock_wait_s)
+        try:
+            yield self.con
+        finally:
+            self.con.close()
+            self.con = None
+
     def run(self, run_id: str | None = None, progress: bool = False) -> HarvestReport:
         started = time.perf_counter()
-        todo = pending_tasks(self.con, run_id)
-        log.info("harvesting %d new task(s) with judge %s", len(todo), self.judge_name)
-        traces = [t for t in (self._load(*key) for key in todo) if t is not None]
+        with self._db():
+            todo = pending_tasks(self.con, run_id)
+            log.info("harvesting %d new task(s) with judge %s", len(todo), self.judge_name)
+            traces = [t for t in (self._load(*key) for key in todo) if t is not None]
         try:
             if self.judge is not None and self.judge_mode in POINTWISE_MODES:
                 self._judge_chunk_major(traces, progress)
             for trace in _progress(traces, progress and self.cache_only is None):
-                self._harvest_trace(trace)
+                with self._db():
+                    self._harvest_trace(trace)
         finally:
             if self.cache is not None and self.cache_only != "prejudged":
                 self.report.judge_cache_hits = self.cache.hits
             self.report.seconds = time.perf_counter() - started
             if todo:
-                self._log()
+                with self._db():
+                    self._log()
         return self.report
 
     def regrade(self, run_id: str | None = None, progress: bool = False) -> HarvestReport:
         """Re-derive already-harvested tasks from the judge cache under today's rules: each task's
         old products are deleted and rewritten in ONE transaction; the judge is never called
         (a chunk without a cached verdict stays unlabeled, counted in chunks_unlabeled)."""
+        with self._db():  # no LLM call anywhere in a regrade: one connection throughout
+            return self._regrade_all(run_id, progress)
+
+    def _regrade_all(self, run_id: str | None, progress: bool) -> HarvestReport:
         started = time.perf_counter()
         self.cache_only = "regrade"
         sql = "SELECT run_id, task_id FROM harvest_state WHERE status = 'harvested'" + (" AND run_id = ?" if run_id else "")
@@ -160,10 +190,11 @@ class Harvester:
         """Judge every cache miss of every pending task first, chunk-major (feedback/judge_order.py);
         deriving then reads the verdicts from the cache and calls the judge no more."""
         items = []
-        for trace in traces:
-            texts = chunk_texts(self.con, trace.chunk_ids())
-            items.append((trace.question, self._to_judge(trace, texts), texts))
-        judgments = judge_order.chunk_major(judge_order.collect(items, self.cache))
+        with self._db():
+            for trace in traces:
+                texts = chunk_texts(self.con, trace.chunk_ids())
+                items.append((trace.question, self._to_judge(trace, texts), texts))
+            judgments = judge_order.chunk_major(judge_order.collect(items, self.cache))
         self.report.judge_cache_hits = self.cache.hits
         log.info("judging %d (question, chunk) pair(s) over %d distinct chunk(s), chunk-major", len(judgments), len({j.content_hash for j in judgments}))
         self.cache_only = "prejudged"

@@ -25,6 +25,7 @@ Document text is fenced and declared data: instructions inside it are not to be 
 from __future__ import annotations
 
 import hashlib
+from contextlib import contextmanager
 import json
 import logging
 import math
@@ -340,26 +341,39 @@ def final_grade(judge_grade: int | None, answer_hit: bool | None, cited: bool) -
 class JudgeCache:
     """The judge's raw verdicts keyed by (query, chunk content hash, judge model, prompt version)."""
 
-    def __init__(self, con, judge):
+    def __init__(self, con, judge, opener=None):
         self.con, self.judge = con, judge
+        # `opener()`: a context manager yielding a connection, for a harvester that holds none
+        # between reads and writes (each verdict is then stored on a short-lived connection).
+        self.opener = opener
         self.hits = 0
+
+    @contextmanager
+    def _connection(self):
+        if self.opener is None:
+            yield self.con
+        else:
+            with self.opener() as con:
+                yield con
 
     def lookup(self, query: str, content_hashes: list[str]) -> dict[str, Label]:
         if not content_hashes:
             return {}
-        rows = self.con.execute(
-            "SELECT content_hash, grade, reason, score, extra_json FROM judge_cache WHERE query_hash = ? AND judge_model = ? "
-            "AND prompt_version = ? AND content_hash IN (SELECT unnest(?))",
-            [sha256(query), self.judge.model, self.judge.prompt_version, sorted(set(content_hashes))],
-        ).fetchall()
+        with self._connection() as con:
+            rows = con.execute(
+                "SELECT content_hash, grade, reason, score, extra_json FROM judge_cache WHERE query_hash = ? AND judge_model = ? "
+                "AND prompt_version = ? AND content_hash IN (SELECT unnest(?))",
+                [sha256(query), self.judge.model, self.judge.prompt_version, sorted(set(content_hashes))],
+            ).fetchall()
         self.hits += sum(1 for h in content_hashes if h in {r[0] for r in rows})
         return {h: Label("", g, r or "", score=s, extra=json.loads(e or "{}")) for h, g, r, s, e in rows}
 
     def store(self, query: str, content_hash: str, label: Label) -> None:
-        """Call inside the task's transaction, so a crash leaves no orphan cache rows behind."""
-        self.con.execute(
-            "INSERT INTO judge_cache (query_hash, content_hash, judge_model, prompt_version, grade, reason, score, extra_json) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-            [sha256(query), content_hash, self.judge.model, self.judge.prompt_version, label.grade, label.reason, label.score,
-             json.dumps(label.extra, default=str)],
-        )
+        """Stored as soon as judged (chunk-major harvest) or inside the task's transaction."""
+        with self._connection() as con:
+            con.execute(
+                "INSERT INTO judge_cache (query_hash, content_hash, judge_model, prompt_version, grade, reason, score, extra_json) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                [sha256(query), content_hash, self.judge.model, self.judge.prompt_version, label.grade, label.reason, label.score,
+                 json.dumps(label.extra, default=str)],
+            )

@@ -137,8 +137,8 @@ def step_harvest(ctx: StepContext) -> dict:
 
         judge = LLMJudge(ctx.llm_holder.get_llm(), JudgeSettings.from_config(ctx.cfg.feedback))
     cws = champion_ws(ctx.ws)
+    report = Harvester(cws, None, judge).run(run_id=ctx.run_id, progress=ctx.progress)  # short connections
     with cws.db() as con:
-        report = Harvester(cws, con, judge).run(run_id=ctx.run_id, progress=ctx.progress)
         by_signal = dict(con.execute("SELECT signal, count(*) FROM pairs WHERE run_id = ? GROUP BY 1", [ctx.run_id]).fetchall())
         (agreement,) = con.execute(
             "SELECT avg(CASE WHEN judge_grade >= 2 THEN 1.0 ELSE 0.0 END) FROM judge_labels WHERE run_id = ? AND cited AND judge_grade IS NOT NULL",
