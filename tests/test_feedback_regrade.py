@@ -29,7 +29,7 @@ def test_calibrated_grades_can_name_several_positives_and_none():
 
 
 def test_regrade_rewrites_products_like_a_fresh_harvest_without_calling_the_llm(tmp_path):
-    ws = build(tmp_path / "ws")  # harvested under the default (consensus) rule
+    ws = _configure(build(tmp_path / "ws"), pointwise_grading="consensus")  # harvested under the consensus rule
     llm = RecordingLLM()
     harvest(ws, llm)
     before = snapshot(ws)
@@ -50,7 +50,7 @@ def test_regrade_rewrites_products_like_a_fresh_harvest_without_calling_the_llm(
 
 @pytest.mark.slow  # the CLI's negative miner loads the real MiniLM
 def test_cli_regrade_finds_the_cache_of_the_configured_model_and_loads_no_model(tmp_path):
-    ws = build(tmp_path / "ws")
+    ws = _configure(build(tmp_path / "ws"), pointwise_grading="consensus")
     llm = RecordingLLM()
     llm.name = "llama-cpp:qwen2.5-coder-0.5b"  # the name load_llm gives llm.backend=tiny
     harvest(ws, llm)

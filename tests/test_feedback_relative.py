@@ -123,7 +123,7 @@ def test_no_positive_where_the_checked_answer_says_the_clause_is_absent(tmp_path
     from rag_agent.workspace import Workspace
     from tests.test_feedback_harvest import CLAUSES
 
-    ws = Workspace.open(tmp_path / "ws", overrides=["feedback.judge_mode=pointwise"])
+    ws = Workspace.open(tmp_path / "ws", overrides=["feedback.judge_mode=pointwise", "feedback.pointwise_grading=consensus"])
     con = ws.connect()
     ids = insert_document(con, "c1", "".join(CLAUSES), size=120)
     governed = next(i for i, text in zip(ids, CLAUSES) if "governed" in text)
