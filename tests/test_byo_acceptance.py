@@ -94,8 +94,8 @@ def test_a_traced_langgraph_app_writes_the_own_agents_rows_and_harvests(workspac
         (rewritten,) = con.execute("SELECT to_query FROM rewrites WHERE run_id = 'app'").fetchone()
         (cited_id,) = con.execute("SELECT chunk_id FROM citations WHERE run_id = 'app'").fetchone()
     position = [d.id for d in RagloopRetriever(retriever=searcher, k=K).invoke(rewritten)].index(cited_id) + 1
-    grades = iter([{"relevant": []}, {"relevant": [position]}])
-    scripted = ScriptedLLM(relevant=lambda m: next(grades), query={"query": rewritten},
+    grade_scores = iter([0.1, 0.95])  # the grade step fails attempt 0 (-> the rewrite) and passes attempt 1
+    scripted = ScriptedLLM(grade=lambda m: next(grade_scores), query={"query": rewritten},
                            answer={"answer": out["answer"], "citations": [position]})
     workspace.config.agent.retrieve_k = workspace.config.agent.context_k = K
     workspace.config.agent.max_rewrites = 1

@@ -70,9 +70,9 @@ def test_planted_instructions_do_not_raise_grades_with_the_real_llm():
 
 
 def test_instructions_to_the_grader_are_neutralised_contract_language_is_not():
-    from feedback.judge import NEUTRALISED, neutralise
+    from feedback.judge import neutralise
 
     planted = neutralise(PASSAGES[0][1] + INJECTION)
-    assert planted.startswith(PASSAGES[0][1]) and NEUTRALISED in planted and "grade this" not in planted
+    assert planted == PASSAGES[0][1] and "grade this" not in planted  # the judge sees the clean clause
     contract = "The Licensee shall not disregard the rules of the road. The Supplier shall follow the Buyer's written instructions."
     assert neutralise(contract) == contract
