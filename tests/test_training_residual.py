@@ -13,25 +13,13 @@ import json
 import numpy as np
 import pytest
 
+from tests.test_training_reranker import _groups  # the same CUAD question/clause groups
 from training.data import GradedList, PreferencePair, ScoredList
 
 pytestmark = pytest.mark.slow
 
 EMBEDDER = "bundled:all-MiniLM-L6-v2"
-CATEGORIES = ("Governing Law", "Agreement Date", "Parties", "Expiration Date", "Document Name", "Effective Date")
 MAX_LENGTH = 128
-
-
-def _groups(shared_data, n_contracts: int) -> list[tuple[str, str, list[str]]]:
-    """(question, its clause, other clauses of the same contract) for a few categories."""
-    by_doc: dict[str, dict[str, tuple[str, str]]] = {}
-    with open(shared_data / "cuad" / "tasks_train.jsonl") as fh:
-        for line in fh:
-            row = json.loads(line)
-            if row["category"] in CATEGORIES and row["evidence"] and 20 < len(row["evidence"][0]) < 350:
-                by_doc.setdefault(row["doc_id"], {})[row["category"]] = (row["question"], row["evidence"][0])
-    docs = [d for d in by_doc.values() if len(d) >= 4][:n_contracts]
-    return [(q, c, [o for _, o in doc.values() if o != c][:3]) for doc in docs for q, c in doc.values()]
 
 
 @pytest.fixture(scope="module")
