@@ -212,10 +212,13 @@ class Harvester:
         return TaskProducts(labels, new_cache, pairs, rewards, self._negatives(trace, grades, texts))
 
     def _to_judge(self, trace: TaskTrace, texts: dict) -> list[str]:
-        """Top judge_depth of every served ranking, plus everything cited or ignored, in first-seen order."""
+        """Top judge_depth of every served ranking, the chunks each attempt showed (after a rewrite
+        they need not be its top ranks: agent.rewrite_shows_new), and everything cited or ignored,
+        in first-seen order."""
         order: list[str] = []
         for attempt, stage in trace.served_rankings():
-            order += [r.chunk_id for r in trace.ranking(attempt, stage)[: self.cfg.judge_depth]]
+            ranking = trace.ranking(attempt, stage)
+            order += [r.chunk_id for r in ranking[: self.cfg.judge_depth]] + [r.chunk_id for r in ranking if r.shown]
         order += list(trace.cited) + list(trace.ignored)
         return [c for c in dict.fromkeys(order) if c in texts]
 

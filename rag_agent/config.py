@@ -98,6 +98,11 @@ class AgentConfig:
     retrieve_k: int = 10
     context_k: int = 5  # chunks shown to the LLM after reranking
     max_rewrites: int = 2
+    # After a rewrite, show only chunks no earlier attempt showed (fetching retrieve_k + already
+    # shown candidates). Without it, a rewrite scoped to one contract mostly retrieves the same top
+    # five: in the first loop cycle of 2026-11-29, 27 of 47 attempts re-showed a set already graded
+    # (same prompt, same score, ~29 s each), so rewrites cost half the agent's time and found nothing.
+    rewrite_shows_new: bool = True
     max_regenerations: int = 1
     web_search: str = "none"  # "none", "corpus:PATH", or "web"
     workers: int = 1

@@ -31,7 +31,8 @@ def tables(state, name):
 def test_failing_grade_rewrites_exactly_max_then_falls_back_then_answers(max_rewrites):
     llm = ScriptedLLM(grade=0.1)
     web = FakeWeb()
-    state, error, deps = run_one(llm, AgentConfig(context_k=3, max_rewrites=max_rewrites), web)
+    # rewrite_shows_new=False: the 3-chunk document would run out of unseen chunks (tested below)
+    state, error, deps = run_one(llm, AgentConfig(context_k=3, max_rewrites=max_rewrites, rewrite_shows_new=False), web)
     assert error is None
     assert llm.calls["query"] == max_rewrites == state["rewrites"] == len(tables(state, "rewrites"))
     assert llm.calls["grade"] == max_rewrites + 1 and llm.calls["relevant"] == 0  # no generated grade
@@ -77,6 +78,33 @@ def test_weak_context_is_the_best_scored_attempt_not_the_last():
     shown = {e["attempt"]: e["chunk_id"] for e in tables(state, "grades")}
     assert len(set(shown.values())) == 3  # the rewrites surfaced other chunks
     assert state["best_score"] == 0.4 and [c["ref"] for c in state["context"]] == [shown[1]]
+
+
+def test_each_rewrite_shows_chunks_no_earlier_attempt_showed():
+    """The same ranking for every query (as a rewrite scoped to one contract mostly gets): each
+    attempt still shows new chunks, asks for enough candidates to find them, and the trace marks
+    exactly those as shown."""
+    llm = ScriptedLLM(grade=0.1)
+    docs = {"d1": [f"Clause {i}." for i in range(6)]}
+    deps = AgentDeps(llm=llm, retriever=FakeRetriever(docs), web=FakeWeb(), cfg=AgentConfig(context_k=2, retrieve_k=3, max_rewrites=2))
+    state, error = run_graph(build_graph(deps), deps, Task(id="t", question="Which law governs?", doc_id="d1"))
+    assert error is None and state["rewrites"] == 2 and llm.calls["grade"] == 3
+    shown = [{e["chunk_id"] for e in tables(state, "grades") if e["attempt"] == a} for a in range(3)]
+    assert all(len(s) == 2 for s in shown) and len(set().union(*shown)) == 6  # never the same chunk twice
+    marked = [{e["chunk_id"] for e in tables(state, "retrievals") if e["attempt"] == a and e["stage"] == "rerank" and e["shown"]}
+              for a in range(3)]
+    assert marked == shown and len(state["seen"]) == len(set(state["seen"])) == 6
+    # attempt n fetches retrieve_k + the chunks already shown, so retrieve_k unseen ones remain
+    assert [len([e for e in tables(state, "retrievals") if e["attempt"] == a and e["stage"] == "retrieve"]) for a in range(3)] == [3, 5, 6]
+
+
+def test_an_attempt_with_nothing_new_to_show_skips_the_grade_call():
+    llm = ScriptedLLM(grade=0.1)
+    state, error, _ = run_one(llm, AgentConfig(context_k=3, max_rewrites=1))  # d1 has 3 chunks: all shown at once
+    assert error is None and state["rewrites"] == 1
+    assert llm.calls["grade"] == 1  # attempt 1 had nothing unseen: no prompt to read
+    assert [(s["attempt"], s["score"], s["passed"]) for s in tables(state, "grade_scores")] == [(0, 0.1, False), (1, None, False)]
+    assert len(state["context"]) == 3  # the weak context is still attempt 0's chunks
 
 
 def test_grade_answer_and_ground_share_the_documents_first_prefix():

@@ -67,7 +67,9 @@ def _ids(values, n: int) -> list[int]:
 # ---- retrieval loop ------------------------------------------------------------------------------
 def retrieve(state: AgentState, deps: AgentDeps) -> dict:
     scope = {state["doc_id"]} if state.get("doc_id") else None
-    candidates = deps.retriever.retrieve(state["query"], deps.cfg.retrieve_k, scope)
+    # A rewritten query must still find retrieve_k chunks the agent has not been shown yet.
+    extra = len(state.get("seen") or []) if deps.cfg.rewrite_shows_new else 0
+    candidates = deps.retriever.retrieve(state["query"], deps.cfg.retrieve_k + extra, scope)
     return {"candidates": candidates}
 
 
@@ -75,7 +77,10 @@ def rerank(state: AgentState, deps: AgentDeps) -> dict:
     candidates = state["candidates"]
     # Rerank every candidate (the reranker scores them all anyway): the full order is trace material.
     ranked = deps.retriever.rerank(state["query"], candidates, len(candidates)) if candidates else []
-    shown_ids = {c.chunk_id for c in ranked[: deps.cfg.context_k]}
+    seen = list(state.get("seen") or [])
+    fresh = [c for c in ranked if c.chunk_id not in seen] if deps.cfg.rewrite_shows_new else ranked
+    shown = fresh[: deps.cfg.context_k]
+    shown_ids = {c.chunk_id for c in shown}
     common = {"attempt": state["attempt"], "query": state["query"], "embedder_version": deps.retriever.embedder_version,
               "reranker_version": deps.retriever.reranker_version}
     events = [
@@ -87,7 +92,8 @@ def rerank(state: AgentState, deps: AgentDeps) -> dict:
               score=c.rerank_score if c.rerank_score is not None else c.retrieval_score, shown=c.chunk_id in shown_ids, **common)
         for i, c in enumerate(ranked, start=1)
     ]
-    return {"ranked": ranked, "shown": ranked[: deps.cfg.context_k], "events": events}
+    seen += [c.chunk_id for c in shown if c.chunk_id not in seen]
+    return {"ranked": ranked, "shown": shown, "seen": seen, "events": events}
 
 
 def passages_of(state: AgentState, deps: AgentDeps, texts: list[str]) -> list[str]:

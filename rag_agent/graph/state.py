@@ -54,6 +54,7 @@ class AgentState(TypedDict, total=False):
     grade_score: float | None  # this attempt's P(yes) (score mode); None in list mode
     best_score: float | None  # the highest grade score over the attempts so far
     best_shown: list[RankedChunk]  # the shown chunks of that attempt: the weak context when none passes
+    seen: list[str]  # chunk ids shown by any attempt so far (agent.rewrite_shows_new: never shown twice)
     web_hits: list[WebHit]
     web_tried: bool
     # answer loop
@@ -73,7 +74,7 @@ class AgentState(TypedDict, total=False):
 def initial_state(task_id: str, question: str, doc_id: str | None = None, answer_type: str | None = None) -> AgentState:
     return AgentState(
         task_id=task_id, question=question, doc_id=doc_id, answer_type=answer_type, query=question, attempt=0,
-        rewrites=0, candidates=[], ranked=[], shown=[], relevant=[], grade_score=None, best_score=None, best_shown=[],
+        rewrites=0, candidates=[], ranked=[], shown=[], relevant=[], grade_score=None, best_score=None, best_shown=[], seen=[],
         web_hits=[], web_tried=False, context=[], weak=False, answer="", cited=[], generation=0, regenerations=0,
         grounded=None, events=[], steps=[],
     )
