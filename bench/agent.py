@@ -39,6 +39,9 @@ def main() -> None:
     parser.add_argument("--tasks", type=int, default=20, help="number of dev tasks")
     parser.add_argument("--backend", default="llama-cpp", choices=["llama-cpp", "tiny", "smol"])
     parser.add_argument("--modes", default="score", help="comma list of agent.grade_mode values, run on the same tasks")
+    parser.add_argument("--variants", default=None,
+                        help="instead of --modes: 'label:key=value,key=value;label2:...' config variants run on the same tasks "
+                             "(e.g. 'old:agent.rewrite_shows_new=false;new:agent.rewrite_shows_new=true')")
     parser.add_argument("--half", default="reporting", choices=["tuning", "reporting", "all"], help="dev half (rag_agent.dev_split)")
     parser.add_argument("--contracts", type=int, default=4, help="draw the tasks from this many contracts (ingest cost)")
     parser.add_argument("--workspace", type=Path, default=Path(tempfile.gettempdir()) / "ragloop-bench-agent")
@@ -70,15 +73,21 @@ def main() -> None:
     console.print(f"llama.cpp on this machine: prompt {prompt_tps:.1f} tok/s, generation {gen_tps:.1f} tok/s")
 
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+    variants = parse_variants(args.variants) if args.variants else {
+        m.strip(): [f"agent.grade_mode={m.strip()}", f"agent.ground_mode={GROUND_OF[m.strip()]}"] for m in args.modes.split(",") if m.strip()}
+    modes = list(variants)
     run_ids = {mode: f"bench-{stamp}-{mode}" for mode in modes}
+    baseline = {key: getattr(getattr(ws.config, key.split(".")[0]), key.split(".")[1])
+                for overrides in variants.values() for key in (o.split("=", 1)[0] for o in overrides)}
     # Task-major, modes alternating in order: stopped early (Ctrl-C), the modes still cover the same
     # tasks. The KV cache is cleared before each run, else a mode would reuse the documents the
     # previous mode just read for the same task, which no real run of consecutive tasks gets.
     try:
         for i, task in enumerate(chosen.tasks):
             for mode in modes if i % 2 == 0 else modes[::-1]:
-                ws.config.agent.grade_mode, ws.config.agent.ground_mode = mode, GROUND_OF[mode]
+                for key, value in baseline.items():  # each variant starts from the same config
+                    ws.config.set(key, value)
+                ws.config.apply_overrides(variants[mode])
                 llm._loaded.llama.reset()
                 run_tasks(ws, [task], run_ids[mode], llm=llm, retriever=retriever, seed=args.seed)
             console.print(f"task {i + 1}/{len(chosen.tasks)} done", style="dim")
@@ -90,6 +99,17 @@ def main() -> None:
         done = set.intersection(*(store.finished_task_ids(run_id) for run_id in run_ids.values()))
     for mode, run_id in run_ids.items():
         report(console, ws, run_id, mode, chosen.evidence, prompt_tps, gen_tps, done)
+
+
+def parse_variants(text: str) -> dict[str, list[str]]:
+    """'old:a.b=1,c.d=x;new:a.b=2' -> {"old": ["a.b=1", "c.d=x"], "new": ["a.b=2"]}."""
+    out = {}
+    for part in filter(None, (p.strip() for p in text.split(";"))):
+        label, _, overrides = part.partition(":")
+        if not label.strip().replace("-", "").replace("_", "").isalnum():
+            raise SystemExit(f"--variants: label {label!r} must be letters, digits, - or _ (it names a run id)")
+        out[label.strip()] = [o.strip() for o in overrides.split(",") if o.strip()]
+    return out
 
 
 def measure_speed(llm, ws) -> tuple[float, float]:
@@ -160,7 +180,7 @@ def report(console, ws, run_id, mode, evidence, prompt_tps, gen_tps, done: set[s
     rewritten = [r for r in rows if r["rewrites"] > 0]
     med = lambda xs: f"{statistics.median(xs):.1f}" if xs else "-"  # noqa: E731
     floor = [r["max_in"] / prompt_tps + r["out"] / gen_tps for r in plain]
-    table = Table(title=f"grade_mode={mode} ({run_id}, the {len(rows)} tasks every mode finished)", show_header=False)
+    table = Table(title=f"{mode} ({run_id}, the {len(rows)} tasks every mode finished)", show_header=False)
     table.add_row("success", f"{sum(r['success'] for r in rows)}/{len(rows)} = {_rate(rows)}")
     table.add_row("median s/task, no rewrites", f"{med([r['seconds'] for r in plain])} (n={len(plain)}); floor {med(floor)} "
                   f"(median of max prompt tokens {med([r['max_in'] for r in plain])}, generated {med([r['out'] for r in plain])})")
