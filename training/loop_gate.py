@@ -5,6 +5,8 @@ significantly; every other suite (the MTEB law tasks) must not drop by more than
 `gate.tolerance` with significance (evals.gate, paired bootstrap over queries), against the
 current champion and, with `training.guard_against_base`, also against the base models: each
 cycle may lose a little within the tolerance, so without the anchor forgetting could creep.
+Those conditions, and the verdict, are the promotion policy's (evals/promotion.py): this module
+scores suites and hands the policy the comparisons, embedder and reranker alike (`evaluate_cycle`).
 
 Evaluation is the dearest part of a cycle, so it does only what a decision needs:
   - a pipeline (embedder, reranker) is scored at most once per suite: `PipelineResults` keeps each
