@@ -37,11 +37,12 @@ from evals.promotion_records import (
     ProbeResult,
     ProbeRun,
     ProbeStats,
+    ProposedPipeline,
     SuiteGate,
 )
 
 __all__ = ["KINDS", "Candidate", "CycleDecision", "CycleEvaluation", "GateDecision", "GuardCheck", "KindDecision", "KindEvaluation",
-           "Outcome", "ProbeResult", "ProbeRun", "ProbeStats", "PromotionPolicy", "SuiteGate", "dev_note", "dev_rose", "guard_note",
+           "Outcome", "ProbeResult", "ProbeRun", "ProbeStats", "PromotionPolicy", "ProposedPipeline", "SuiteGate", "dev_note", "dev_rose", "guard_note",
            "kind_line", "kinds_of", "probe_vetoes", "suite_regressed", "verdict_text"]
 
 

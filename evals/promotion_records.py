@@ -197,6 +197,13 @@ def _legacy_outcome(passed: bool, reason: str, judged: bool) -> Outcome:
     return Outcome.NO_CANDIDATE
 
 
+class ProposedPipeline(Record):
+    """The pipeline the probe tries: the champions, with each candidate that passed in its place."""
+
+    embedder_path: Optional[str] = None
+    reranker_path: Optional[str] = None  # "none": no reranker
+
+
 class CycleEvaluation(Record):
     """The `evaluate` step: the champion's scores and the verdict on each candidate."""
 
@@ -206,7 +213,7 @@ class CycleEvaluation(Record):
     base: Optional[dict[str, float]] = None  # the base models, on the law tasks scored against them
     embedder: KindEvaluation = Field(default_factory=lambda: KindEvaluation(kind="embedder"))
     reranker: KindEvaluation = Field(default_factory=lambda: KindEvaluation(kind="reranker"))
-    proposed: dict[str, Optional[str]] = {}  # {"embedder_path", "reranker_path"}: the pipeline if the probe agrees
+    proposed: ProposedPipeline = Field(default_factory=ProposedPipeline)
     evaluated_now: list[str] = []  # suite results this step had to compute (the rest came from disk)
 
     def kind(self, kind: str) -> KindEvaluation:
@@ -230,7 +237,7 @@ class CycleEvaluation(Record):
         return self.champion
 
     def to_dict(self) -> dict:
-        out = {"dev_suite": self.dev_suite, "rerank_depth": self.rerank_depth, "champion": self.champion, "proposed": self.proposed,
+        out = {"dev_suite": self.dev_suite, "rerank_depth": self.rerank_depth, "champion": self.champion, "proposed": self.proposed.to_dict(),
                "metrics": {k: self.registry_metrics(k) for k in KINDS}, "evaluated_now": self.evaluated_now}
         if self.base is not None:
             out["base"] = self.base
@@ -243,7 +250,7 @@ class CycleEvaluation(Record):
         """`train`: the cycle's train payload, naming the candidates (older payloads lack them)."""
         kinds = {k: KindEvaluation.from_flat(k, data, Candidate.from_train(k, train) if train is not None else None) for k in KINDS}
         return cls(dev_suite=data.get("dev_suite", ""), rerank_depth=data.get("rerank_depth"), champion=data.get("champion", {}),
-                   base=data.get("base"), proposed=data.get("proposed", {}), evaluated_now=data.get("evaluated_now", []), **kinds)
+                   base=data.get("base"), proposed=data.get("proposed") or {}, evaluated_now=data.get("evaluated_now", []), **kinds)
 
 
 # ---- the loop's `probe` step ----------------------------------------------------------------------

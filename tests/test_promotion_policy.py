@@ -18,6 +18,7 @@ from evals.promotion import (
     ProbeRun,
     ProbeStats,
     PromotionPolicy,
+    ProposedPipeline,
     SuiteGate,
     kinds_of,
     probe_vetoes,
@@ -48,7 +49,7 @@ def _evaluation(embedder: KindEvaluation, reranker: KindEvaluation | None = None
     return CycleEvaluation(dev_suite="cuad", champion={"cuad": 0.531, "aila_statutes": 0.20, "lobbying": 0.86},
                            embedder=embedder.model_copy(update={"kind": "embedder", "version_id": "embedder-0003-a1b2c3"}),
                            reranker=reranker or KindEvaluation(kind="reranker", no_candidate_reason="2 positives: too few"),
-                           proposed={"embedder_path": "/m/e3", "reranker_path": "none"})
+                           proposed=ProposedPipeline(embedder_path="/m/e3", reranker_path="none"))
 
 
 def _probe(lost: int, won: int, tasks: int = 8) -> ProbeResult:

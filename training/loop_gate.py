@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Callable
 
 from evals.gate import gate
-from evals.promotion import KINDS, Candidate, CycleEvaluation, GuardCheck, KindEvaluation, PromotionPolicy, guard_note
+from evals.promotion import KINDS, Candidate, CycleEvaluation, GuardCheck, KindEvaluation, PromotionPolicy, ProposedPipeline, guard_note
 from evals.results import PRIMARY_METRIC, SuiteResult
 from rag_agent.config import comma_list
 from training import registry
@@ -186,7 +186,7 @@ def evaluate_cycle(ws, train: dict) -> CycleEvaluation:
         scored = [p for p in guard_paths if (results.dir / f"{results.key(base_path, None, p, None)}.json").exists()]
         base = _scores(*[results.get(base_path, None, p, None) for p in scored])
     return CycleEvaluation(dev_suite=champion_dev.suite, rerank_depth=rerank_depth(ws.config), champion=_scores(champion_dev, *champion_guards),
-                           base=base, proposed={"embedder_path": proposed["embedder"], "reranker_path": proposed["reranker"]},
+                           base=base, proposed=ProposedPipeline(embedder_path=proposed["embedder"], reranker_path=proposed["reranker"]),
                            evaluated_now=results.computed, **verdicts)
 
 

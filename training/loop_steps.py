@@ -211,7 +211,7 @@ def step_probe(ctx: StepContext) -> dict:
     _, tasks = probe_selection(ctx.pool(), t.probe_contracts, t.probe_tasks, t.seed)
     champ = champion_ws(ctx.ws)
     runs, outcomes = {}, {}
-    proposed = with_models(ctx.ws, evaluation.proposed["embedder_path"], evaluation.proposed["reranker_path"])
+    proposed = with_models(ctx.ws, evaluation.proposed.embedder_path, evaluation.proposed.reranker_path)
     for name, ws in (("champion", champ), ("proposed", proposed)):
         run_id = "probe-" + registry.slug_versions(ws.config.models.embedder, ws.config.models.reranker)
         with task_bar(f"cycle {ctx.cycle}: probe ({name})", ctx.progress) as (on_start, on_task):
