@@ -247,6 +247,7 @@ def print_results(results) -> None:
 
 
 def print_gate(decision) -> None:
+    """The promotion policy's GateDecision (evals/promotion.py) as a table."""
     from rich.table import Table
 
     table = Table("suite", "metric", "queries", "baseline", "candidate", "delta", "95% CI", "P(not worse)", "verdict", title=f"gate (tolerance {decision.tolerance})")

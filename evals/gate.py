@@ -6,64 +6,28 @@ replacement, `gate.bootstrap_samples` times, seeded) giving a 95% interval and
 p = P*(mean delta >= -tolerance), the bootstrap probability that the candidate is NOT worse by
 more than the tolerance. A suite regresses when its mean delta is below -tolerance AND that
 p-value is below `gate.alpha`; the gate fails when any suite regresses. Noise (deltas that
-average out) and improvements pass.
+average out) and improvements pass. These conditions are the promotion policy's
+(evals/promotion.py); this module computes the statistics they read.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-
 import numpy as np
 
+from evals.promotion import GateDecision, PromotionPolicy, SuiteGate
 from evals.results import PRIMARY_METRIC, SuiteResult
 from rag_agent.config import GateConfig, RagloopConfig
 from rag_agent.errors import DataError
 
+__all__ = ["GateDecision", "SuiteGate", "bootstrap_means", "compare_suite", "gate", "gate_many"]  # the records live in evals.promotion
 
-@dataclass
-class SuiteGate:
-    suite: str  # "<suite>/<split>"
-    metric: str
-    n_queries: int  # queries both results scored
-    baseline: float  # mean over the shared queries
-    candidate: float
-    delta: float
-    ci_low: float
-    ci_high: float
-    p_not_worse: float  # bootstrap P(mean delta >= -tolerance)
-    regressed: bool
-
-
-@dataclass
-class GateDecision:
-    passed: bool
-    tolerance: float
-    alpha: float
-    suites: list[SuiteGate] = field(default_factory=list)
-    unpaired: list[str] = field(default_factory=list)  # suites only one side has (not gated)
-
-    @property
-    def message(self) -> str:
-        failed = [s for s in self.suites if s.regressed]
-        if not failed:
-            return f"gate passed: no suite dropped by more than {self.tolerance} with significance (alpha {self.alpha})"
-        worst = ", ".join(f"{s.suite} {s.metric} {s.baseline:.4f} -> {s.candidate:.4f} (delta {s.delta:+.4f}, p={s.p_not_worse:.3g})" for s in failed)
-        return f"gate FAILED: {worst}"
-
-    def to_dict(self) -> dict:
-        return asdict(self) | {"message": self.message}
-
-
-def _gate_config(cfg: RagloopConfig | GateConfig | None) -> GateConfig:
-    if cfg is None:
-        return GateConfig()
-    return cfg.gate if isinstance(cfg, RagloopConfig) else cfg
+Settings = RagloopConfig | GateConfig | PromotionPolicy | None
 
 
 def gate(
     candidate: SuiteResult,
     baseline: SuiteResult,
-    cfg: RagloopConfig | GateConfig | None = None,
+    cfg: Settings = None,
     tolerance: float | None = None,
     metric: str = PRIMARY_METRIC,
 ) -> GateDecision:
@@ -74,30 +38,26 @@ def gate(
 def gate_many(
     candidates: list[SuiteResult],
     baselines: list[SuiteResult],
-    cfg: RagloopConfig | GateConfig | None = None,
+    cfg: Settings = None,
     tolerance: float | None = None,
     metric: str = PRIMARY_METRIC,
 ) -> GateDecision:
-    gate_cfg = _gate_config(cfg)
-    tolerance = gate_cfg.tolerance if tolerance is None else tolerance
+    policy = PromotionPolicy.from_config(cfg)
+    tolerance = policy.tolerance if tolerance is None else tolerance
     by_key = {b.key: b for b in baselines}
     cand_keys = {c.key for c in candidates}
-    decision = GateDecision(passed=True, tolerance=tolerance, alpha=gate_cfg.alpha)
-    decision.unpaired = sorted((set(by_key) ^ cand_keys))
-    for cand in candidates:
-        if cand.key in by_key:
-            decision.suites.append(compare_suite(cand, by_key[cand.key], gate_cfg, tolerance, metric))
-    if not decision.suites:
+    suites = [compare_suite(cand, by_key[cand.key], policy, tolerance, metric) for cand in candidates if cand.key in by_key]
+    if not suites:
         raise DataError(
             f"candidate suites {sorted(cand_keys)} vs baseline suites {sorted(by_key)}",
             "at least one suite/split present in both",
             "evaluate the candidate on the baseline's suites",
         )
-    decision.passed = not any(s.regressed for s in decision.suites)
-    return decision
+    return policy.gate_decision(suites, tolerance, unpaired=sorted(set(by_key) ^ cand_keys))
 
 
-def compare_suite(candidate: SuiteResult, baseline: SuiteResult, cfg: GateConfig, tolerance: float, metric: str) -> SuiteGate:
+def compare_suite(candidate: SuiteResult, baseline: SuiteResult, policy: PromotionPolicy, tolerance: float, metric: str) -> SuiteGate:
+    """The paired bootstrap of one suite; whether it regressed is the policy's call."""
     cand_scores = candidate.per_query.get(metric)
     base_scores = baseline.per_query.get(metric)
     if not cand_scores or not base_scores:
@@ -108,10 +68,10 @@ def compare_suite(candidate: SuiteResult, baseline: SuiteResult, cfg: GateConfig
     cand = np.array([cand_scores[q] for q in shared], dtype=np.float64)
     base = np.array([base_scores[q] for q in shared], dtype=np.float64)
     deltas = cand - base
-    means = bootstrap_means(deltas, cfg.bootstrap_samples, cfg.seed)
+    means = bootstrap_means(deltas, policy.bootstrap_samples, policy.seed)
     mean_delta = float(deltas.mean())
     p_not_worse = float(np.mean(means >= -tolerance))
-    low, high = np.percentile(means, [100 * cfg.alpha / 2, 100 * (1 - cfg.alpha / 2)])
+    low, high = np.percentile(means, [100 * policy.alpha / 2, 100 * (1 - policy.alpha / 2)])
     return SuiteGate(
         suite=candidate.key,
         metric=metric,
@@ -122,7 +82,7 @@ def compare_suite(candidate: SuiteResult, baseline: SuiteResult, cfg: GateConfig
         ci_low=float(low),
         ci_high=float(high),
         p_not_worse=p_not_worse,
-        regressed=bool(mean_delta < -tolerance and p_not_worse < cfg.alpha),
+        regressed=policy.suite_regressed(mean_delta, p_not_worse, tolerance),
     )
 
 

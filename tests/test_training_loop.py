@@ -140,7 +140,7 @@ def test_loop_runs_resumes_and_keeps_registry_consistent(loop_ws, monkeypatch):
     from training.loop_gate import evaluate_cycle
 
     again = evaluate_cycle(loop_ws, loop.done_steps(2)["train"])
-    assert [e for e in again["evaluated_now"] if e.startswith("cuad:")] == []
+    assert [e for e in again.evaluated_now if e.startswith("cuad:")] == []
 
     report = write_report(loop.rows(), loop_ws.root / "report")
     assert report.exists() and (loop_ws.root / "report" / "ndcg_per_suite.png").stat().st_size > 1000

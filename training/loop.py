@@ -6,7 +6,8 @@ the agent resumes its run id without duplicates, harvest is incremental, trainin
 model folder atomically and registers it once, evaluation is recomputed, and a decision is
 applied at most once (the registry refuses to promote a non-candidate).
 
-Gate (all must hold to promote; the reason is recorded either way):
+Gate (all must hold to promote; the reason is recorded either way; the one promotion policy,
+evals/promotion.py, decides, the steps apply its decision):
   embedder — dev in-domain NDCG@10 rises significantly (paired bootstrap, CI above 0), and no MTEB
              law task drops by more than `gate.tolerance` significantly;
   reranker — on top of the embedder that will be champion, reranked dev NDCG@10 rises
@@ -138,9 +139,12 @@ class TrainingLoop:
 
 
 def cycle_row(cycle: int, done: dict[str, dict]) -> CycleRow:
+    from evals.promotion import CycleDecision, CycleEvaluation, ProbeResult
+
     agent, harvest = done.get("agent", {}), done.get("harvest", {})
-    evaluation, decision = done.get("evaluate", {}), done.get("decide", {})
-    dev = evaluation.get("dev_suite", "")
+    evaluation = CycleEvaluation.from_dict(done.get("evaluate", {}), done.get("train"))
+    decision, probe = CycleDecision.from_dict(done.get("decide", {})), ProbeResult.from_dict(done.get("probe", {}))
+    dev = evaluation.dev_suite
     return CycleRow(
         cycle=cycle,
         tasks=agent.get("tasks", 0),
@@ -148,35 +152,24 @@ def cycle_row(cycle: int, done: dict[str, dict]) -> CycleRow:
         pairs=harvest.get("pairs", 0),
         pairs_by_signal=harvest.get("pairs_by_signal", {}),
         judge_agreement=harvest.get("cited_judged_relevant"),
-        dev_embedder=evaluation.get("candidate", {}).get(dev),
-        dev_reranked=evaluation.get("reranked", {}).get(dev),
-        dev_champion=evaluation.get("champion", {}).get(dev),
-        law={k: v for k, v in _proposed_scores(evaluation).items() if k != dev},
-        decision=decision.get("summary", ""),
-        reason=decision.get("reason", ""),
+        dev_embedder=(evaluation.embedder.scores or {}).get(dev),
+        dev_reranked=(evaluation.reranker.scores or {}).get(dev),
+        dev_champion=evaluation.champion.get(dev),
+        law={k: v for k, v in evaluation.proposed_scores().items() if k != dev},
+        decision=decision.summary,
+        reason=decision.reason,
         seconds={name: done[name].get("seconds", 0.0) for name in STEPS if name in done},
-        champion=evaluation.get("champion", {}),
-        candidate=evaluation.get("candidate", {}),
-        reranked=evaluation.get("reranked", {}),
+        champion=evaluation.champion,
+        candidate=evaluation.embedder.scores or {},
+        reranked=evaluation.reranker.scores or {},
         labels=harvest.get("labels", 0),
         calibrated_precision=harvest.get("calibrated_precision"),
-        probe=done.get("probe", {}).get("text") or done.get("probe", {}).get("skipped", ""),
-        verdict=decision.get("verdict", ""),
-        rerank_depth=evaluation.get("rerank_depth"),
+        probe=probe.text or probe.skipped,
+        verdict=decision.verdict,
+        rerank_depth=evaluation.rerank_depth,
         losses={kind: c["metrics"]["losses"] for kind, c in done.get("train", {}).items()
                 if isinstance(c, dict) and c.get("metrics", {}).get("losses")},
     )
-
-
-def _proposed_scores(evaluation: dict) -> dict:
-    """Guard suites of the proposed pipeline: the candidate reranker's if it passed, else the
-    candidate embedder's, else the champion's; suites a decided candidate left unscored come from
-    the champion."""
-    champion = evaluation.get("champion", {})
-    for kind, key in (("reranker", "reranked"), ("embedder", "candidate")):
-        if evaluation.get(f"{kind}_pass"):
-            return champion | evaluation.get(key, {})
-    return champion
 
 
 def report_path(ws) -> Path:

@@ -65,26 +65,8 @@ def task_bar(label: str, enabled: bool = True):
 
 
 def verdict_line(cycle: int, decide: dict, evaluation: dict, train: dict) -> str:
-    """'cycle 2: embedder 0003 promoted: dev 0.5310 -> 0.5710, law tasks held; reranker: no candidate'."""
-    dev = evaluation.get("dev_suite", "")
-    parts = []
-    for kind, scores_key in (("embedder", "candidate"), ("reranker", "reranked")):
-        version = (train.get(kind) or {}).get("version_id")
-        if not version:
-            parts.append(f"{kind}: no candidate")
-            continue
-        short = version.split("-")[1] if version.count("-") >= 2 else version
-        promoted = f"{kind} promoted" in decide.get("summary", "")
-        before, after = evaluation.get("champion", {}).get(dev), evaluation.get(scores_key, {}).get(dev)
-        dev_text = f"dev {before:.4f} -> {after:.4f}" if before is not None and after is not None else "dev not scored"
-        skipped = evaluation.get(f"{kind}_skipped") or []
-        if promoted:
-            law = "law tasks held"
-        elif not evaluation.get(f"{kind}_pass"):
-            reason = evaluation.get(f"{kind}_reason", "")
-            law = "dev did not rise significantly" if "did not rise" in reason else "a law task regressed" if "regressed" in reason else reason
-        else:
-            law = "retrieval gate passed, agent probe vetoed"
-        note = f" ({len(skipped)} law task(s) not scored)" if skipped else ""
-        parts.append(f"{kind} {short} {'promoted' if promoted else 'rejected'}: {dev_text}, {law}{note}")
-    return f"cycle {cycle}: " + "; ".join(parts)
+    """'cycle 2: embedder 0003 promoted: dev 0.5310 -> 0.5710, law tasks held; reranker: no candidate',
+    from the stored decide, evaluate and train payloads (the words: evals/promotion.py)."""
+    from evals.promotion import CycleDecision, CycleEvaluation, kinds_of, verdict_text
+
+    return verdict_text(cycle, kinds_of(CycleDecision.from_dict(decide), CycleEvaluation.from_dict(evaluation, train)))

@@ -5,6 +5,8 @@ significantly; every other suite (the MTEB law tasks) must not drop by more than
 `gate.tolerance` with significance (evals.gate, paired bootstrap over queries), against the
 current champion and, with `training.guard_against_base`, also against the base models: each
 cycle may lose a little within the tolerance, so without the anchor forgetting could creep.
+Those conditions, and the verdict, are the promotion policy's (evals/promotion.py): this module
+scores suites and hands the policy the comparisons, embedder and reranker alike (`evaluate_cycle`).
 
 Evaluation is the dearest part of a cycle, so it does only what a decision needs:
   - a pipeline (embedder, reranker) is scored at most once per suite: `PipelineResults` keeps each
@@ -24,11 +26,12 @@ import copy
 import hashlib
 import json
 import logging
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
 
 from evals.gate import gate
+from evals.promotion import KINDS, Candidate, CycleEvaluation, GuardCheck, KindEvaluation, PromotionPolicy, ProposedPipeline, guard_note
 from evals.results import PRIMARY_METRIC, SuiteResult
 from rag_agent.config import comma_list
 from training import registry
@@ -48,31 +51,17 @@ def rerank_depth(cfg) -> int:
     return cfg.agent.retrieve_k
 
 
-# ---- statistics (unchanged: tests/test_loop_gate_replay.py replays a recorded cycle) -------------
-def _significant_rise(candidate, baseline, cfg) -> tuple[bool, str]:
-    decision = gate(candidate, baseline, cfg, tolerance=0.0)
-    s = decision.suites[0]
-    rose = s.ci_low > 0
-    return rose, f"dev {PRIMARY_METRIC} {s.baseline:.4f} -> {s.candidate:.4f} (delta {s.delta:+.4f}, 95% CI [{s.ci_low:+.4f}, {s.ci_high:+.4f}])"
-
-
-def _guards_hold(candidates: list, baselines: list, cfg) -> tuple[bool, str]:
-    notes, ok = [], True
-    for cand, base in zip(candidates, baselines):
-        decision = gate(cand, base, cfg)
-        s = decision.suites[0]
-        ok &= decision.passed
-        notes.append(f"{cand.suite} {s.baseline:.4f} -> {s.candidate:.4f}{' REGRESSED' if s.regressed else ''}")
-    return ok, "; ".join(notes)
+# ---- comparisons the promotion policy reads (evals/promotion.py decides) -------------------------
+def guard_check(candidate: SuiteResult, current: SuiteResult, anchor: SuiteResult | None, policy: PromotionPolicy) -> GuardCheck:
+    vs_base = gate(candidate, anchor, policy).suites[0] if anchor is not None else None
+    return GuardCheck(name=candidate.suite, vs_current=gate(candidate, current, policy).suites[0], vs_base=vs_base)
 
 
 def guards_hold(candidates: list, current: list, anchor: list | None, cfg) -> tuple[bool, str]:
     """No guard suite regresses against the current pipeline, nor (when given) against the anchor."""
-    held, note = _guards_hold(candidates, current, cfg)
-    if anchor is None:
-        return held, note
-    held_anchor, note_anchor = _guards_hold(candidates, anchor, cfg)
-    return held and held_anchor, f"{note}; vs base: {note_anchor}"
+    policy = PromotionPolicy.from_config(cfg)
+    checks = [guard_check(c, cur, a, policy) for c, cur, a in zip(candidates, current, anchor or [None] * len(candidates))]
+    return all(policy.guard_holds(c) for c in checks), guard_note(checks, anchored=anchor is not None)
 
 
 # ---- one candidate's verdict, scoring lazily ------------------------------------------------------
@@ -88,43 +77,21 @@ class Guard:
     anchor: Lazy | None = None
 
 
-@dataclass
-class Verdict:
-    passed: bool
-    reason: str
-    rose: bool
-    held: bool | None  # None: the law tasks were not scored (dev decided)
-    dev: SuiteResult
-    guards: list[SuiteResult] = field(default_factory=list)  # the candidate's scored law tasks
-    skipped: list[str] = field(default_factory=list)  # law tasks left unscored, verdict decided
-
-
-def judge_candidate(dev_candidate: Lazy, dev_baseline: Lazy, guards: list[Guard], cfg, names: list[str] | None = None) -> Verdict:
+def judge_candidate(dev_candidate: Lazy, dev_baseline: Lazy, guards: list[Guard], cfg, names: list[str] | None = None) -> KindEvaluation:
     """Dev must rise significantly, then each law task must hold; stop scoring once decided."""
+    policy = PromotionPolicy.from_config(cfg)
     dev = dev_candidate()
-    rose, dev_note = _significant_rise(dev, dev_baseline(), cfg)
+    dev_gate = gate(dev, dev_baseline(), policy, tolerance=0.0).suites[0]
     names = names or [f"law task {i + 1}" for i in range(len(guards))]
-    if not rose:
-        skipped = names if guards else []
-        tail = f"; law tasks not scored ({', '.join(skipped)}): dev decided" if skipped else ""
-        return Verdict(False, f"{dev_note}; dev did not rise significantly{tail}", rose, None, dev, [], skipped)
-    cands, currents, anchors = [], [], []
-    use_anchor = all(g.anchor is not None for g in guards)
-    held = True
-    for i, guard in enumerate(guards):
-        cands.append(guard.candidate())
-        currents.append(guard.current())
-        if use_anchor:
-            anchors.append(guard.anchor())
-        held, _ = guards_hold(cands[-1:], currents[-1:], anchors[-1:] if use_anchor else None, cfg)
-        if not held:
-            break
-    _, guard_note = guards_hold(cands, currents, anchors if use_anchor else None, cfg)
-    skipped = names[len(cands):]
-    reason = f"{dev_note}; {guard_note}" + ("" if held else "; a law task regressed")
-    if skipped:
-        reason += f"; not scored: {', '.join(skipped)} (decided)"
-    return Verdict(rose and held, reason, rose, held, dev, cands, skipped)
+    anchored = all(g.anchor is not None for g in guards)
+    scored, checks = [dev], []
+    if policy.dev_rose(dev_gate):
+        for guard in guards:
+            scored.append(guard.candidate())
+            checks.append(guard_check(scored[-1], guard.current(), guard.anchor() if anchored else None, policy))
+            if not policy.guard_holds(checks[-1]):
+                break
+    return policy.retrieval_verdict(dev_gate, checks, names if guards else [], anchored, _scores(*scored))
 
 
 # ---- suite results of pipelines, each computed once ----------------------------------------------
@@ -177,68 +144,51 @@ class PipelineResults:
         return self._loaded[2], self._loaded[3]
 
 
-def evaluate_cycle(ws, train: dict) -> dict:
-    t = ws.config.training
+def evaluate_cycle(ws, train: dict) -> CycleEvaluation:
+    """Champion vs each candidate (the `evaluate` step; `train`: the train step's payload)."""
+    policy = PromotionPolicy.from_config(ws.config)
     dev_path, guard_paths = suites(ws)
     results = PipelineResults(ws)
-    split = t.dev_split
-    champ_emb = registry.champion(ws, "embedder")
+    split = ws.config.training.dev_split
+    candidates = {kind: Candidate.from_train(kind, train) for kind in KINDS}
+    champ_emb = registry.champion(ws, "embedder").path
     # The reranker the champions actually serve: none when the champion reranker is bound to
     # another embedder than the champion's (registry.champion_specs).
     _, served_rr = registry.champion_specs(ws)
-    champ_rr_spec = None if served_rr == registry.NO_RERANKER else served_rr
-    emb_candidate, rr_candidate = train["embedder"].get("version_id"), train["reranker"].get("version_id")
+    champ_rr = None if served_rr == registry.NO_RERANKER else served_rr
     names = [p.name for p in guard_paths]
 
-    champion_dev = results.get(champ_emb.path, champ_rr_spec, dev_path, split)
-    champion_guards = [results.get(champ_emb.path, champ_rr_spec, p, None) for p in guard_paths]
-    out = {"dev_suite": champion_dev.suite, "rerank_depth": rerank_depth(ws.config), "champion": _scores(champion_dev, champion_guards)}
+    champion_dev = results.get(champ_emb, champ_rr, dev_path, split)
+    champion_guards = [results.get(champ_emb, champ_rr, p, None) for p in guard_paths]
     base_path = registry.get_version(ws, "embedder-base").path
-    use_anchor = t.guard_against_base and (emb_candidate or rr_candidate) and (champ_emb.path != base_path or champ_rr_spec is not None)
+    use_anchor = policy.guard_against_base and any(c.version_id for c in candidates.values()) and (champ_emb != base_path or champ_rr is not None)
 
-    def guards_for(embedder: str, reranker: str | None, current: tuple[str, str | None]) -> list[Guard]:
-        return [Guard(lambda p=p: results.get(embedder, reranker, p, None), lambda p=p: results.get(*current, p, None),
-                      (lambda p=p: results.get(base_path, None, p, None)) if use_anchor else None) for p in guard_paths]
-
-    embedder_pass, embedder_reason, base_emb = False, "no candidate", champ_emb.path
-    if emb_candidate:
-        emb_path = registry.get_version(ws, emb_candidate).path
-        # The embedder is judged alone against the champion embedder alone.
-        verdict = judge_candidate(lambda: results.get(emb_path, None, dev_path, split), lambda: results.get(champ_emb.path, None, dev_path, split),
-                                  guards_for(emb_path, None, (champ_emb.path, None)), ws.config, names)
-        out["candidate"] = _scores(verdict.dev, verdict.guards)
-        out["embedder_skipped"] = verdict.skipped
-        embedder_pass, embedder_reason = verdict.passed, verdict.reason
-        if embedder_pass:
-            base_emb = emb_path
-
-    reranker_pass, reranker_reason, proposed_rr = False, "no candidate", served_rr
-    if rr_candidate:
-        rr_path = registry.get_version(ws, rr_candidate).path
-        # The reranker is judged on top of the embedder that will be champion, against the current pipeline.
-        current = (base_emb, champ_rr_spec)
-        verdict = judge_candidate(lambda: results.get(base_emb, rr_path, dev_path, split), lambda: results.get(*current, dev_path, split),
-                                  guards_for(base_emb, rr_path, current), ws.config, names)
-        out["reranked"] = _scores(verdict.dev, verdict.guards)
-        out["reranker_skipped"] = verdict.skipped
-        reranker_pass, reranker_reason = verdict.passed, verdict.reason
-        if reranker_pass:
-            proposed_rr = rr_path
+    # What each kind is in the proposed pipeline: the champion's, replaced by a candidate that passes.
+    proposed = {"embedder": champ_emb, "reranker": served_rr}
+    verdicts = {}
+    for kind in KINDS:
+        candidate = candidates[kind]
+        if not candidate.version_id:
+            verdicts[kind] = KindEvaluation(kind=kind, no_candidate_reason=candidate.reason)
+            continue
+        path = registry.get_version(ws, candidate.version_id).path
+        # The embedder is judged alone against the champion embedder alone; the reranker on top
+        # of the embedder that will be champion, against the current pipeline.
+        trial, current = ((path, None), (champ_emb, None)) if kind == "embedder" else ((proposed["embedder"], path), (proposed["embedder"], champ_rr))
+        guards = [Guard(lambda p=p: results.get(*trial, p, None), lambda p=p: results.get(*current, p, None),
+                        (lambda p=p: results.get(base_path, None, p, None)) if use_anchor else None) for p in guard_paths]
+        verdict = judge_candidate(lambda: results.get(*trial, dev_path, split), lambda: results.get(*current, dev_path, split), guards, policy, names)
+        verdicts[kind] = verdict.model_copy(update=dict(kind=kind, version_id=candidate.version_id))
+        if verdict.passed:
+            proposed[kind] = path
+    base = None
     if use_anchor:
         scored = [p for p in guard_paths if (results.dir / f"{results.key(base_path, None, p, None)}.json").exists()]
-        out["base"] = _scores(None, [results.get(base_path, None, p, None) for p in scored])
-
-    out.update(
-        embedder_pass=embedder_pass,
-        embedder_reason=embedder_reason,
-        reranker_pass=reranker_pass,
-        reranker_reason=reranker_reason,
-        proposed={"embedder_path": base_emb, "reranker_path": proposed_rr},
-        metrics={"embedder": {"eval": out.get("candidate", {})}, "reranker": {"eval": out.get("reranked", {})}},
-        evaluated_now=results.computed,
-    )
-    return out
+        base = _scores(*[results.get(base_path, None, p, None) for p in scored])
+    return CycleEvaluation(dev_suite=champion_dev.suite, rerank_depth=rerank_depth(ws.config), champion=_scores(champion_dev, *champion_guards),
+                           base=base, proposed=ProposedPipeline(embedder_path=proposed["embedder"], reranker_path=proposed["reranker"]),
+                           evaluated_now=results.computed, **verdicts)
 
 
-def _scores(dev, guards) -> dict[str, float]:
-    return {r.suite: round(r.metrics[PRIMARY_METRIC], 5) for r in [dev, *guards] if r is not None}
+def _scores(*results: SuiteResult) -> dict[str, float]:
+    return {r.suite: round(r.metrics[PRIMARY_METRIC], 5) for r in results}

@@ -4,7 +4,8 @@ Champion and proposed pipeline answer the same probe tasks (held-back train cont
 trained on). Per task the pair of outcomes is one of: both solve, neither, only the champion
 (b), only the proposed (c). The paired difference in success rate is (c - b) / n, with a
 bootstrap 95% interval over tasks (seeded). The probe vetoes only a significant drop: exact
-one-sided McNemar test, p = P(X >= b | X ~ Binomial(b + c, 1/2)) < `training.probe_alpha`.
+one-sided McNemar test, p = P(X >= b | X ~ Binomial(b + c, 1/2)) < `training.probe_alpha`
+(the condition is the promotion policy's, evals/promotion.py).
 Source: McNemar (1947), exact (binomial) form, as in e.g. Fagerland et al., BMC Med Res Methodol
 13:91 (2013).
 
@@ -16,32 +17,13 @@ a true drop of 10 points gives about one lost task on average.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
 from math import comb
 
 import numpy as np
 
+from evals.promotion import ProbeStats, probe_vetoes
 
-@dataclass
-class ProbeStats:
-    tasks: int  # tasks both pipelines have an outcome for
-    champion_successes: int
-    proposed_successes: int
-    only_champion: int  # b
-    only_proposed: int  # c
-    difference: float  # (c - b) / tasks: proposed - champion success rate
-    ci_low: float
-    ci_high: float
-    p_drop: float  # exact one-sided McNemar p-value for "proposed is worse"
-    veto: bool
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @property
-    def text(self) -> str:
-        return (f"probe {self.proposed_successes}/{self.tasks} vs champion {self.champion_successes}/{self.tasks}: "
-                f"difference {self.difference:+.2f} (95% CI [{self.ci_low:+.2f}, {self.ci_high:+.2f}], p(drop)={self.p_drop:.3g})")
+__all__ = ["ProbeStats", "mcnemar_p_drop", "paired_probe"]  # ProbeStats: a promotion record (evals/promotion_records.py)
 
 
 def paired_probe(champion: dict[str, bool], proposed: dict[str, bool], alpha: float, samples: int = 2000, seed: int = 0) -> ProbeStats:
@@ -53,13 +35,15 @@ def paired_probe(champion: dict[str, bool], proposed: dict[str, bool], alpha: fl
     c = int(((champ == 0) & (prop == 1)).sum())
     n = len(shared)
     if n == 0:
-        return ProbeStats(0, 0, 0, 0, 0, 0.0, 0.0, 0.0, 1.0, False)
+        return ProbeStats(tasks=0, champion_successes=0, proposed_successes=0, only_champion=0, only_proposed=0, difference=0.0,
+                          ci_low=0.0, ci_high=0.0, p_drop=1.0, veto=False)
     deltas = prop - champ
     rng = np.random.default_rng(seed)
     means = deltas[rng.integers(0, n, size=(samples, n))].mean(axis=1)
     low, high = np.percentile(means, [2.5, 97.5])
     p = mcnemar_p_drop(b, c)
-    return ProbeStats(n, int(champ.sum()), int(prop.sum()), b, c, float(deltas.mean()), float(low), float(high), p, bool(b > c and p < alpha))
+    return ProbeStats(tasks=n, champion_successes=int(champ.sum()), proposed_successes=int(prop.sum()), only_champion=b, only_proposed=c,
+                      difference=float(deltas.mean()), ci_low=float(low), ci_high=float(high), p_drop=p, veto=probe_vetoes(b, c, p, alpha))
 
 
 def mcnemar_p_drop(only_champion: int, only_proposed: int) -> float:

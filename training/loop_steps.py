@@ -184,35 +184,43 @@ def step_reindex(ctx: StepContext) -> dict:
 def step_evaluate(ctx: StepContext) -> dict:
     from training.loop_gate import evaluate_cycle
 
-    return evaluate_cycle(ctx.ws, ctx.results["train"])
+    return evaluate_cycle(ctx.ws, ctx.results["train"]).to_dict()
+
+
+def evaluation_of(ctx: StepContext):
+    """The finished evaluate step, typed (evals/promotion_records.py)."""
+    from evals.promotion import CycleEvaluation
+
+    return CycleEvaluation.from_dict(ctx.results["evaluate"], ctx.results["train"])
 
 
 # ---- probe: agent success of the proposed pipeline vs the champions on held-back tasks ------------
 def step_probe(ctx: StepContext) -> dict:
     """Paired success difference on the same probe tasks; vetoes only a significant drop
-    (training/loop_probe.py)."""
+    (training/loop_probe.py; the condition: evals/promotion.py)."""
+    from evals.promotion import ProbeRun, PromotionPolicy
     from rag_agent.graph.runner import run_tasks
     from training.loop_probe import paired_probe
 
     t = ctx.cfg.training
-    evaluation = ctx.results["evaluate"]
-    proposed = evaluation["proposed"]
-    if not (evaluation["embedder_pass"] or evaluation["reranker_pass"]):
-        return {"skipped": "no candidate passed the retrieval gate", "pass": False}
-    if t.probe_tasks <= 0:
-        return {"skipped": "training.probe_tasks = 0", "pass": True}
+    policy = PromotionPolicy.from_config(ctx.cfg)
+    evaluation = evaluation_of(ctx)
+    skipped = policy.probe_skip(evaluation)
+    if skipped is not None:
+        return skipped.to_dict()
     _, tasks = probe_selection(ctx.pool(), t.probe_contracts, t.probe_tasks, t.seed)
     champ = champion_ws(ctx.ws)
-    results, outcomes = {}, {}
-    for name, ws in (("champion", champ), ("proposed", with_models(ctx.ws, proposed["embedder_path"], proposed["reranker_path"]))):
+    runs, outcomes = {}, {}
+    proposed = with_models(ctx.ws, evaluation.proposed.embedder_path, evaluation.proposed.reranker_path)
+    for name, ws in (("champion", champ), ("proposed", proposed)):
         run_id = "probe-" + registry.slug_versions(ws.config.models.embedder, ws.config.models.reranker)
         with task_bar(f"cycle {ctx.cycle}: probe ({name})", ctx.progress) as (on_start, on_task):
             summary = run_tasks(ws, tasks, run_id, llm=ctx.llm_holder.get_llm(), workers=ctx.cfg.agent.workers, progress=on_task, on_start=on_start)
         stop_on_outage(summary, run_id)
-        results[name] = {"run_id": run_id, "successes": summary.successes, "labelled": summary.labelled}
+        runs[name] = ProbeRun(run_id=run_id, successes=summary.successes, labelled=summary.labelled)
         outcomes[name] = _outcomes(ctx.ws, run_id, [task.id for task in tasks])
-    stats = paired_probe(outcomes["champion"], outcomes["proposed"], t.probe_alpha, seed=t.seed)
-    return {**results, "stats": stats.to_dict(), "text": stats.text, "pass": not stats.veto}
+    stats = paired_probe(outcomes["champion"], outcomes["proposed"], policy.probe_alpha, seed=policy.probe_seed)
+    return policy.probe_result(runs["champion"], runs["proposed"], stats).to_dict()
 
 
 def _outcomes(ws, run_id: str, task_ids: list[str]) -> dict[str, bool]:
@@ -225,33 +233,16 @@ def _outcomes(ws, run_id: str, task_ids: list[str]) -> dict[str, bool]:
 
 # ---- decide: promote or reject, with the reason ---------------------------------------------------
 def step_decide(ctx: StepContext) -> dict:
-    evaluation, probe = ctx.results["evaluate"], ctx.results["probe"]
-    train = ctx.results["train"]
-    probe_note = "" if probe.get("pass") else f"; agent probe: {probe.get('skipped') or _probe_text(probe)}"
-    probe_seen = f"; agent {_probe_text(probe)}" if probe.get("pass") and "stats" in probe else ""
-    parts, reasons = [], []
-    for kind in ("embedder", "reranker"):
-        candidate = train[kind].get("version_id")
-        if not candidate:
-            parts.append(f"{kind}: no candidate")
-            reasons.append(f"{kind}: {train[kind].get('reason', 'no data')}")
+    """Applies the promotion policy's decision (evals/promotion.py) to the registry."""
+    from evals.promotion import ProbeResult, PromotionPolicy
+
+    evaluation = evaluation_of(ctx)
+    decision = PromotionPolicy.from_config(ctx.cfg).decide(ctx.cycle, evaluation, ProbeResult.from_dict(ctx.results["probe"]))
+    for kind in decision.kinds:
+        if kind.version_id is None:
             continue
-        passed = evaluation[f"{kind}_pass"] and probe.get("pass", False)
-        reason = evaluation[f"{kind}_reason"] + (probe_seen if passed else "" if not evaluation[f"{kind}_pass"] else probe_note)
-        current = registry.get_version(ctx.ws, candidate).status
+        current = registry.get_version(ctx.ws, kind.version_id).status
         if current == "candidate":  # a resumed decide must not act twice
-            (registry.promote if passed else registry.reject)(ctx.ws, candidate, reason=reason, metrics=evaluation.get("metrics", {}).get(kind))
-        parts.append(f"{kind} {'promoted' if passed else 'rejected'}")
-        reasons.append(f"{kind}: {reason}")
-    payload = {"summary": ", ".join(parts), "reason": " | ".join(reasons)}
-    from training.loop_console import verdict_line
-
-    payload["verdict"] = verdict_line(ctx.cycle, payload, evaluation, train)
-    return payload
-
-
-def _probe_text(probe: dict) -> str:
-    if "text" in probe:
-        return probe["text"]
-    return f"proposed {probe['proposed']['successes']}/{probe['proposed']['labelled']} vs champion {probe['champion']['successes']}/{probe['champion']['labelled']}"
-
+            act = registry.promote if kind.promoted else registry.reject
+            act(ctx.ws, kind.version_id, reason=kind.reason, metrics=evaluation.registry_metrics(kind.kind))
+    return decision.to_dict()
