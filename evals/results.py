@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rag_agent.db import transaction
 from rag_agent.errors import DataError
 
 PRIMARY_METRIC = "ndcg@10"
@@ -66,8 +67,7 @@ def save_result(con, result: SuiteResult) -> str:
     """Insert one result (run row + per-query scores) in one transaction; returns its eval_id."""
     result.eval_id = result.eval_id or uuid.uuid4().hex
     rows = [(result.eval_id, qid, metric, float(value)) for metric, scores in result.per_query.items() for qid, value in scores.items()]
-    con.execute("BEGIN")
-    try:
+    with transaction(con):
         con.execute(
             "INSERT INTO eval_runs (eval_id, suite, split, suite_path, embedder_version, reranker_version, chunking,"
             " n_queries, seconds, metrics, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -79,10 +79,6 @@ def save_result(con, result: SuiteResult) -> str:
         )
         if rows:
             con.executemany("INSERT INTO eval_scores VALUES (?, ?, ?, ?)", rows)
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
     return result.eval_id
 
 

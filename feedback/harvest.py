@@ -21,6 +21,7 @@ import time
 import uuid
 from dataclasses import asdict, dataclass, replace
 
+from rag_agent.db import transaction
 from rag_agent.errors import LLMError
 from rag_agent.llm.base import LogprobsUnavailable
 from rag_agent.protocols import Label
@@ -314,13 +315,8 @@ class Harvester:
 
     # ---- writing -----------------------------------------------------------------------------
     def _transaction(self, write) -> None:
-        self.con.execute("BEGIN")
-        try:
+        with transaction(self.con):
             write()
-            self.con.execute("COMMIT")
-        except BaseException:
-            self.con.execute("ROLLBACK")
-            raise
 
     def _delete_products(self, run_id: str, task_id: str) -> None:
         for table in PRODUCT_TABLES:

@@ -1,7 +1,8 @@
 """Write hand-made traces (and the documents/chunks they point at) into a workspace database.
 
-For tests and `bench/harvest.py` only: real traces come from the agent (rag_agent.tracing). The
-rows follow rag_agent/tracing_schema.py exactly, so the harvester reads them like real ones.
+For tests and `bench/harvest.py` only: real traces come from the agent. The rows are written by
+the agent's own writer (`rag_agent.tracing.TraceStore`: same columns, one transaction per task),
+so every harvester test built on these fixtures also checks the writer/reader contract.
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from __future__ import annotations
 import hashlib
 import random
 from dataclasses import dataclass, field
+
+from rag_agent.tracing import TaskBuffer, TraceStore
 
 
 def insert_document(con, doc_id: str, text: str, size: int = 200, overlap: int = 0) -> list[str]:
@@ -23,7 +26,7 @@ def insert_document(con, doc_id: str, text: str, size: int = 200, overlap: int =
         piece = text[start:end]
         chunk_id = f"{doc_id}:{start}-{end}"
         con.execute(
-            "INSERT INTO chunks VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO chunks (chunk_id, doc_id, ordinal, start_char, end_char, text, content_hash) VALUES (?, ?, ?, ?, ?, ?, ?)",
             [chunk_id, doc_id, ordinal, start, end, piece, hashlib.sha256(piece.encode()).hexdigest()],
         )
         ids.append(chunk_id)
@@ -56,14 +59,17 @@ class TaskSpec:
 
 
 def insert_task(con, spec: TaskSpec, shown_k: int = 5) -> None:
-    """All of one task's trace rows, in one transaction (as the agent writes them)."""
-    con.execute("BEGIN")
-    key = [spec.run_id, spec.task_id]
-    con.execute("INSERT INTO runs (run_id) VALUES (?) ON CONFLICT DO NOTHING", [spec.run_id])
-    con.execute(
-        "INSERT INTO tasks (run_id, task_id, doc_id, question, answer_type, status, tokens_in, tokens_out) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        key + [spec.doc_id, spec.question, spec.answer_type, spec.status, spec.tokens[0], spec.tokens[1]],
-    )
+    """All of one task's trace rows, written through `TraceStore` in one transaction (as the agent
+    writes them). A task already present is an error here: a fixture never means to write one twice."""
+    store = TraceStore(con, owns_connection=False)
+    store.begin_run(spec.run_id)
+    if not store.commit_task(record_task(store, spec, shown_k), spec.status, tokens_in=spec.tokens[0], tokens_out=spec.tokens[1]):
+        raise ValueError(f"task {spec.run_id}/{spec.task_id} is already in the workspace")
+
+
+def record_task(store: TraceStore, spec: TaskSpec, shown_k: int = 5) -> TaskBuffer:
+    """The task's rows buffered in the store's `TaskBuffer` (nothing written yet)."""
+    trace = store.begin_task(spec.run_id, spec.task_id, doc_id=spec.doc_id, question=spec.question, answer_type=spec.answer_type)
     for (attempt, stage), chunk_ids in spec.rankings.items():
         last_stage = "rerank" if (attempt, "rerank") in spec.rankings else "retrieve"
         if spec.shown is not None:
@@ -71,36 +77,36 @@ def insert_task(con, spec: TaskSpec, shown_k: int = 5) -> None:
         else:
             shown = set(spec.rankings[(attempt, last_stage)][:shown_k])
         for rank, chunk_id in enumerate(chunk_ids, start=1):
-            con.execute(
-                "INSERT INTO retrievals VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                key + [attempt, spec.queries.get(attempt, spec.question), stage, rank, chunk_id, chunk_id.split(":")[0],
-                       1.0 - rank / 100, chunk_id in shown, "emb@test", "none" if stage == "rerank" else None],
+            store.record(
+                trace, "retrievals", attempt=attempt, query=spec.queries.get(attempt, spec.question), stage=stage, rank=rank,
+                chunk_id=chunk_id, doc_id=chunk_id.split(":")[0], score=1.0 - rank / 100, shown=chunk_id in shown,
+                embedder_version="emb@test", reranker_version="none" if stage == "rerank" else None,
             )
     for attempt, grades in spec.grades.items():
         for rank, (chunk_id, relevant) in enumerate(grades.items(), start=1):
-            con.execute("INSERT INTO grades VALUES (?, ?, ?, ?, ?, ?)", key + [attempt, chunk_id, rank, relevant])
+            store.record(trace, "grades", attempt=attempt, chunk_id=chunk_id, rank=rank, relevant=relevant)
     for n, (chunk_id, rank) in enumerate(spec.cited.items(), start=1):
-        con.execute("INSERT INTO citations VALUES (?, ?, ?, ?, ?)", key + [chunk_id, n, rank])
+        store.record(trace, "citations", chunk_id=chunk_id, citation_no=n, rank=rank)
     for chunk_id, rank in spec.ignored.items():
-        con.execute("INSERT INTO ignored VALUES (?, ?, ?, ?)", key + [chunk_id, rank])
+        store.record(trace, "ignored", chunk_id=chunk_id, rank=rank)
     for attempt, src, dst in spec.rewrites:
-        con.execute("INSERT INTO rewrites VALUES (?, ?, ?, ?, ?)", key + [attempt, src, dst])
+        store.record(trace, "rewrites", attempt=attempt, from_query=src, to_query=dst)
     for _ in range(spec.fallbacks):
-        con.execute("INSERT INTO web_fallbacks VALUES (?, ?, ?, ?, ?, ?)", key + [spec.question, "test", 0, "[]"])
+        store.record(trace, "web_fallbacks", query=spec.question, backend="test", n_results=0, results_json="[]")
     if spec.answer is not None:
-        con.execute("INSERT INTO answers VALUES (?, ?, ?, ?, ?, ?)", key + [0, spec.answer, True, True])
+        store.record(trace, "answers", generation=0, answer=spec.answer, grounded=True, final=True)
     if spec.success is not None or spec.answer is not None:
-        con.execute(
-            "INSERT INTO outcomes VALUES (?, ?, ?, ?, ?, ?, ?)",
-            key + [spec.success, spec.answer_type, spec.answer, spec.answer if spec.success else "other", ""],
-        )
-    con.execute("COMMIT")
+        store.record(trace, "outcomes", success=spec.success, checker=spec.answer_type, predicted=spec.answer,
+                     gold=spec.answer if spec.success else "other", reason="")
+    return trace
 
 
 def synthetic_workload(con, n_tasks: int, seed: int = 0, n_docs: int = 20, chunks_per_doc: int = 30) -> None:
     """A random but plausible trace set: every task retrieves 20, reranks, shows 5, cites 1-2;
-    a third rewrite once, a tenth fall back to web search, 70% succeed."""
+    a third rewrite once, a tenth fall back to web search, 70% succeed. All tasks are written in
+    one transaction (the store's import path)."""
     rng = random.Random(seed)
+    store, items = TraceStore(con, owns_connection=False), []
     words = "party agreement term termination notice law governing state license fee payment days year".split()
     docs: dict[str, list[str]] = {}
     for d in range(n_docs):
@@ -126,4 +132,7 @@ def synthetic_workload(con, n_tasks: int, seed: int = 0, n_docs: int = 20, chunk
             rewrites=[(1, f"question {t}", f"question {t} rewritten")] if rewrite else [],
             fallbacks=1 if rng.random() < 0.1 else 0, answer=rng.choice(words), success=success,
         )
-        insert_task(con, spec)
+        items.append((record_task(store, spec), {"status": spec.status, "tokens_in": spec.tokens[0], "tokens_out": spec.tokens[1]}))
+    for run_id in sorted({trace.run_id for trace, _ in items}):
+        store.begin_run(run_id)
+    store.commit_tasks(items)

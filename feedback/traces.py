@@ -1,5 +1,9 @@
 """Read the agent's trace tables (rag_agent/tracing_schema.py) into one `TaskTrace` per task.
 
+Every column read is named through `tracing_schema.select`, which checks it against the one
+declaration of the tables, so a renamed column fails on import here rather than mid-harvest.
+(The writing side buffers a task's rows in `rag_agent.tracing.TaskBuffer`.)
+
 Read-only: `feedback` never writes a trace table. A trace that cannot be interpreted (no
 question, a retrieval without attempt/rank, a citation of a chunk the task never retrieved...)
 raises `MalformedTrace`, which the harvester counts and skips.
@@ -8,6 +12,20 @@ raises `MalformedTrace`, which the harvester counts and skips.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
+from rag_agent.tracing_schema import select
+
+# The columns this reader uses, per table (checked against the declaration when imported).
+_TASK = select("tasks", "question", "doc_id", "answer_type", "status", "tokens_in", "tokens_out")
+_RETRIEVAL = select(
+    "retrievals", "attempt", "query", "stage", "rank", "chunk_id", "doc_id", "score", "shown", "embedder_version", "reranker_version"
+)
+_GRADE = select("grades", "attempt", "chunk_id", "relevant")
+_CITED = select("citations", "chunk_id", "rank")
+_IGNORED = select("ignored", "chunk_id", "rank")
+_REWRITE = select("rewrites", "attempt", "from_query", "to_query")
+_ANSWER = select("answers", "answer", "final", "generation")
+_OUTCOME = select("outcomes", "success", "predicted")
 
 
 class MalformedTrace(ValueError):
@@ -106,22 +124,17 @@ def pending_tasks(con, run_id: str | None = None) -> list[tuple[str, str]]:
 
 def load_task(con, run_id: str, task_id: str) -> TaskTrace:
     key = [run_id, task_id]
-    row = con.execute(
-        "SELECT question, doc_id, answer_type, status, coalesce(tokens_in, 0) + coalesce(tokens_out, 0) "
-        "FROM tasks WHERE run_id = ? AND task_id = ?",
-        key,
-    ).fetchone()
+    row = con.execute(f"SELECT {_TASK} FROM tasks WHERE run_id = ? AND task_id = ?", key).fetchone()
     if row is None:
         raise MalformedTrace(f"task {run_id}/{task_id} has no tasks row")
-    question, doc_id, answer_type, status, tokens = row
+    question, doc_id, answer_type, status, tokens_in, tokens_out = row
+    tokens = (tokens_in or 0) + (tokens_out or 0)
     if not question or not str(question).strip():
         raise MalformedTrace(f"task {run_id}/{task_id} has an empty question")
     trace = TaskTrace(run_id, task_id, question, doc_id, answer_type, status, int(tokens or 0))
 
     for attempt, query, stage, rank, chunk_id, r_doc, score, shown, emb, rer in con.execute(
-        "SELECT attempt, query, stage, rank, chunk_id, doc_id, score, shown, embedder_version, reranker_version "
-        "FROM retrievals WHERE run_id = ? AND task_id = ? ORDER BY attempt, stage, rank",
-        key,
+        f"SELECT {_RETRIEVAL} FROM retrievals WHERE run_id = ? AND task_id = ? ORDER BY attempt, stage, rank", key
     ).fetchall():
         if stage not in ("retrieve", "rerank") or attempt is None or attempt < 0 or rank is None or rank < 1 or not chunk_id:
             raise MalformedTrace(f"task {run_id}/{task_id}: bad retrieval row (attempt={attempt}, stage={stage}, rank={rank})")
@@ -131,13 +144,11 @@ def load_task(con, run_id: str, task_id: str) -> TaskTrace:
     if len(seen_ranks) != len(set(seen_ranks)):
         raise MalformedTrace(f"task {run_id}/{task_id}: duplicate ranks within one served ranking")
 
-    for attempt, chunk_id, relevant in con.execute(
-        "SELECT attempt, chunk_id, relevant FROM grades WHERE run_id = ? AND task_id = ?", key
-    ).fetchall():
+    for attempt, chunk_id, relevant in con.execute(f"SELECT {_GRADE} FROM grades WHERE run_id = ? AND task_id = ?", key).fetchall():
         trace.grades.setdefault(attempt, {})[chunk_id] = bool(relevant)
-    for chunk_id, rank in con.execute("SELECT chunk_id, rank FROM citations WHERE run_id = ? AND task_id = ?", key).fetchall():
+    for chunk_id, rank in con.execute(f"SELECT {_CITED} FROM citations WHERE run_id = ? AND task_id = ?", key).fetchall():
         trace.cited[chunk_id] = rank
-    for chunk_id, rank in con.execute("SELECT chunk_id, rank FROM ignored WHERE run_id = ? AND task_id = ?", key).fetchall():
+    for chunk_id, rank in con.execute(f"SELECT {_IGNORED} FROM ignored WHERE run_id = ? AND task_id = ?", key).fetchall():
         trace.ignored[chunk_id] = rank
     known = {r.chunk_id for r in trace.retrievals}
     if trace.retrievals and not set(trace.cited) <= known:
@@ -149,15 +160,15 @@ def load_task(con, run_id: str, task_id: str) -> TaskTrace:
     trace.rewrites = [
         (a, f, t)
         for a, f, t in con.execute(
-            "SELECT attempt, from_query, to_query FROM rewrites WHERE run_id = ? AND task_id = ? ORDER BY attempt", key
+            f"SELECT {_REWRITE} FROM rewrites WHERE run_id = ? AND task_id = ? ORDER BY attempt", key
         ).fetchall()
     ]
     trace.n_fallbacks = con.execute("SELECT count(*) FROM web_fallbacks WHERE run_id = ? AND task_id = ?", key).fetchone()[0]
     answer = con.execute(
-        "SELECT answer FROM answers WHERE run_id = ? AND task_id = ? AND final ORDER BY generation DESC LIMIT 1", key
+        f"SELECT {_ANSWER} FROM answers WHERE run_id = ? AND task_id = ? AND final ORDER BY generation DESC LIMIT 1", key
     ).fetchone()
     trace.final_answer = answer[0] if answer else None
-    outcome = con.execute("SELECT success, predicted FROM outcomes WHERE run_id = ? AND task_id = ? LIMIT 1", key).fetchone()
+    outcome = con.execute(f"SELECT {_OUTCOME} FROM outcomes WHERE run_id = ? AND task_id = ? LIMIT 1", key).fetchone()
     if outcome:
         trace.success = None if outcome[0] is None else bool(outcome[0])
         trace.predicted = outcome[1]

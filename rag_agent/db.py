@@ -19,6 +19,7 @@ import logging
 import re
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from rag_agent.errors import WorkspaceBusyError
@@ -124,10 +125,33 @@ def migrate(con) -> None:
         current = row[0] if row else 0
         for version, script in enumerate(scripts[current:], start=current + 1):
             log.debug("migrating %s to version %d", owner, version)
-            con.execute("BEGIN")
-            con.execute(script)
-            con.execute(
-                "INSERT INTO schema_versions VALUES (?, ?) ON CONFLICT (owner) DO UPDATE SET version = excluded.version",
-                [owner, version],
-            )
-            con.execute("COMMIT")
+            with transaction(con):
+                con.execute(script)
+                con.execute(
+                    "INSERT INTO schema_versions VALUES (?, ?) ON CONFLICT (owner) DO UPDATE SET version = excluded.version",
+                    [owner, version],
+                )
+
+
+@contextmanager
+def transaction(con):
+    """One all-or-nothing block: BEGIN, COMMIT when the block ends normally; on any exception
+    (KeyboardInterrupt too) ROLLBACK and re-raise it, so no row of a failed block stays behind.
+    A block that returns early commits what it did (nothing, when it only read)."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield con
+        con.execute("COMMIT")
+    except BaseException:
+        _rollback(con)
+        raise
+
+
+def _rollback(con) -> None:
+    import duckdb
+
+    try:
+        con.execute("ROLLBACK")
+    except duckdb.Error as exc:
+        # A COMMIT that failed has already ended the transaction; the caller's error is the one to see.
+        log.debug("rollback after a failed transaction: %s", exc)

@@ -172,24 +172,21 @@ def _ingest_missing(con, tasks: list[ObservedTask], redact: Redact) -> dict[str,
         chunk_rows.append([doc.id, doc.id, 0, 0, len(text), text, digest])
         known[doc.id] = doc.id
     if chunk_rows:
-        con.execute("BEGIN TRANSACTION")
-        try:
+        from rag_agent.db import transaction
+
+        with transaction(con):
             # Column-wise (one statement per table): executemany cost ~7 ms a row on the shared machine.
             if doc_rows:
                 con.execute("INSERT INTO documents (doc_id, source, title, sha256, n_chars, text) SELECT " + ", ".join(["unnest(?)"] * 6),
                             [list(col) for col in zip(*doc_rows)])
             con.execute("INSERT INTO chunks (chunk_id, doc_id, ordinal, start_char, end_char, text, content_hash) SELECT "
                         + ", ".join(["unnest(?)"] * 7), [list(col) for col in zip(*chunk_rows)])
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
         log.info("ingested %d document(s) from trace content", len(chunk_rows))
     return known
 
 
 def record_rows(store, task: ObservedTask, run_id: str, doc_ids: dict[str, str], redact: Redact, quote_chars: int = QUOTE_CHARS):
-    """Buffer the task's rows in a `TaskTrace` (nothing written yet)."""
+    """Buffer the task's rows in a `TaskBuffer` (nothing written yet)."""
     trace = store.begin_task(run_id, task.task_id, doc_id=task.doc_id, question=redact(task.question), answer_type=task.answer_type)
     for step_no, step in enumerate(task.steps, start=1):
         store.record(trace, "steps", step_no=step_no, **step)

@@ -1,13 +1,14 @@
 """The trace store: every agent task leaves its full trace in the workspace DuckDB.
 
-A task's rows are buffered in a `TaskTrace` while the task runs and written by `commit_task` in
+A task's rows are buffered in a `TaskBuffer` while the task runs and written by `commit_task` in
 ONE transaction together with its `tasks` row. So a crash (even kill -9) loses at most the tasks
 in flight and never leaves half a task; `tasks` rows therefore mark complete tasks, and a re-run
 with the same run id skips them. DuckDB allows one writer, so every write of every worker thread
 goes through one lock; a store opened on a path (`open`, `for_workspace`) connects for each
 transaction and closes again, so other processes (`feedback stats` in a second terminal) can open
-the workspace between tasks. Tables are defined in `rag_agent.tracing_schema`
-and documented in docs/traces.md.
+the workspace between tasks. Tables and their columns are declared in `rag_agent.tracing_schema`
+(every insert here names its columns from that declaration) and documented in docs/traces.md.
+(The reading side, one task's rows read back for feedback, is `feedback.traces.TaskTrace`.)
 """
 
 from __future__ import annotations
@@ -20,30 +21,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rag_agent.db import transaction
+from rag_agent.tracing_schema import RECORDED, TABLES
+
 log = logging.getLogger(__name__)
 
-# Columns each table accepts from `record`, besides (run_id, task_id) which the store fills in.
-TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
-    "steps": ("step_no", "node", "seconds", "llm_seconds", "tokens_in", "tokens_out"),
-    "retrievals": (
-        "attempt", "query", "stage", "rank", "chunk_id", "doc_id", "score", "shown", "embedder_version", "reranker_version",
-    ),
-    "grades": ("attempt", "chunk_id", "rank", "relevant"),
-    "grade_scores": ("attempt", "mode", "score", "threshold", "passed"),
-    "citations": ("chunk_id", "citation_no", "rank"),
-    "ignored": ("chunk_id", "rank"),
-    "rewrites": ("attempt", "from_query", "to_query"),
-    "web_fallbacks": ("query", "backend", "n_results", "results_json"),
-    "answers": ("generation", "answer", "grounded", "final"),
-    "outcomes": ("success", "checker", "predicted", "gold", "reason"),
-}
-TASK_COLUMNS = ("doc_id", "question", "answer_type", "status", "error", "seconds", "llm_seconds", "tokens_in", "tokens_out")
 STATUSES = ("done", "failed")
 
 
 @dataclass
-class TaskTrace:
-    """The buffered rows of one task; nothing reaches the database before `commit_task`."""
+class TaskBuffer:
+    """The rows of one task being traced, buffered; nothing reaches the database before `commit_task`."""
 
     run_id: str
     task_id: str
@@ -117,29 +105,24 @@ class TraceStore:
             exists = con.execute("SELECT 1 FROM runs WHERE run_id = ?", [run_id]).fetchone()
             if exists:
                 return False
-            con.execute(
-                "INSERT INTO runs (run_id, tasks_file, llm, embedder_version, reranker_version, seed, config_json)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [run_id, tasks_file, llm, embedder_version, reranker_version, seed, json.dumps(config or {}, sort_keys=True)],
-            )
+            row = {"tasks_file": tasks_file, "llm": llm, "embedder_version": embedder_version, "reranker_version": reranker_version,
+                   "seed": seed, "config_json": json.dumps(config or {}, sort_keys=True)}
+            _insert_named(con, "runs", [[run_id] + [row[c] for c in TABLES["runs"].values]])
             return True
 
     # ---- tasks --------------------------------------------------------------------------------
     def begin_task(self, run_id: str, task_id: str, *, doc_id: str | None = None, question: str = "",
-                   answer_type: str | None = None) -> TaskTrace:
-        return TaskTrace(run_id=run_id, task_id=task_id, doc_id=doc_id, question=question, answer_type=answer_type)
+                   answer_type: str | None = None) -> TaskBuffer:
+        return TaskBuffer(run_id=run_id, task_id=task_id, doc_id=doc_id, question=question, answer_type=answer_type)
 
-    def record(self, trace: TaskTrace, table: str, **row: Any) -> None:
+    def record(self, trace: TaskBuffer, table: str, **row: Any) -> None:
         """Buffer one row; unknown tables or columns fail here, not at commit time."""
-        columns = TABLE_COLUMNS.get(table)
-        if columns is None:
-            raise ValueError(f"unknown trace table {table!r}; one of {', '.join(TABLE_COLUMNS)}")
-        unknown = set(row) - set(columns)
-        if unknown:
-            raise ValueError(f"unknown column(s) {sorted(unknown)} for trace table {table!r}")
+        if table not in RECORDED:
+            raise ValueError(f"unknown trace table {table!r}; one of {', '.join(RECORDED)}")
+        _check_columns(table, row)
         trace.rows.setdefault(table, []).append(row)
 
-    def commit_task(self, trace: TaskTrace, status: str, *, error: str | None = None, seconds: float | None = None,
+    def commit_task(self, trace: TaskBuffer, status: str, *, error: str | None = None, seconds: float | None = None,
                     llm_seconds: float | None = None, tokens_in: int | None = None, tokens_out: int | None = None) -> bool:
         """Write the task and all its buffered rows in one transaction.
 
@@ -152,34 +135,24 @@ class TraceStore:
             "doc_id": trace.doc_id, "question": trace.question, "answer_type": trace.answer_type, "status": status,
             "error": error, "seconds": seconds, "llm_seconds": llm_seconds, "tokens_in": tokens_in, "tokens_out": tokens_out,
         }
-        with self._lock, self._connection() as con:
-            con.execute("BEGIN TRANSACTION")
-            try:
-                present = con.execute(
-                    "SELECT 1 FROM tasks WHERE run_id = ? AND task_id = ?", [trace.run_id, trace.task_id]
-                ).fetchone()
-                if present:
-                    con.execute("ROLLBACK")
-                    return False
-                for table, rows in trace.rows.items():
-                    self._insert(con, table, trace.run_id, trace.task_id, TABLE_COLUMNS[table], rows)
-                self._insert(con, "tasks", trace.run_id, trace.task_id, TASK_COLUMNS, [task_row])
-                con.execute("COMMIT")
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
+        with self._lock, self._connection() as con, transaction(con):
+            present = con.execute(
+                "SELECT 1 FROM tasks WHERE run_id = ? AND task_id = ?", [trace.run_id, trace.task_id]
+            ).fetchone()
+            if present:
+                return False  # nothing written: the transaction commits empty
+            for table, rows in trace.rows.items():
+                self._insert(con, table, trace.run_id, trace.task_id, rows)
+            self._insert(con, "tasks", trace.run_id, trace.task_id, [task_row])
         return True
 
     @staticmethod
-    def _insert(con, table: str, run_id: str, task_id: str, columns: tuple[str, ...], rows: list[dict]) -> None:
-        if not rows:
-            return
-        names = ", ".join(("run_id", "task_id") + columns)
-        marks = ", ".join("?" for _ in range(len(columns) + 2))
-        values = [[run_id, task_id] + [row.get(c) for c in columns] for row in rows]
-        con.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})", values)
+    def _insert(con, table: str, run_id: str, task_id: str, rows: list[dict]) -> None:
+        """Rows of one task into `table`, by the declared column names (a missing key is NULL)."""
+        if rows:
+            _insert_named(con, table, [[run_id, task_id] + [row.get(c) for c in TABLES[table].values] for row in rows])
 
-    def commit_tasks(self, items: list[tuple[TaskTrace, dict]]) -> int:
+    def commit_tasks(self, items: list[tuple[TaskBuffer, dict]]) -> int:
         """Write many finished tasks (an import) in ONE transaction: all of them or none. `items`
         are (trace, commit_task's keyword arguments incl. status); tasks already present for their
         run are skipped. Rows go in column-wise (one INSERT per table), which is what makes
@@ -189,47 +162,30 @@ class TraceStore:
         for _, task in items:
             if task.get("status") not in STATUSES:
                 raise ValueError(f"task status {task.get('status')!r}; one of {STATUSES}")
-        with self._lock, self._connection() as con:
-            con.execute("BEGIN TRANSACTION")
-            try:
-                runs = sorted({t.run_id for t, _ in items})
-                present = {tuple(r) for r in con.execute(
-                    "SELECT run_id, task_id FROM tasks WHERE run_id IN (SELECT unnest(?))", [runs]).fetchall()}
-                fresh = [(t, kw) for t, kw in items if (t.run_id, t.task_id) not in present]
-                tables: dict[str, list[list]] = {}
-                for trace, kw in fresh:
-                    for table, rows in trace.rows.items():
-                        tables.setdefault(table, []).extend([trace.run_id, trace.task_id] + [r.get(c) for c in TABLE_COLUMNS[table]] for r in rows)
-                    task_row = {"doc_id": trace.doc_id, "question": trace.question, "answer_type": trace.answer_type, **kw}
-                    tables.setdefault("tasks", []).append([trace.run_id, trace.task_id] + [task_row.get(c) for c in TASK_COLUMNS])
-                for table, rows in tables.items():
-                    columns = ("run_id", "task_id") + (TASK_COLUMNS if table == "tasks" else TABLE_COLUMNS[table])
-                    by_column = [list(col) for col in zip(*rows)]
-                    con.execute(f"INSERT INTO {table} ({', '.join(columns)}) SELECT {', '.join('unnest(?)' for _ in columns)}", by_column)
-                con.execute("COMMIT")
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
+        with self._lock, self._connection() as con, transaction(con):
+            runs = sorted({t.run_id for t, _ in items})
+            present = {tuple(r) for r in con.execute(
+                "SELECT run_id, task_id FROM tasks WHERE run_id IN (SELECT unnest(?))", [runs]).fetchall()}
+            fresh = [(t, kw) for t, kw in items if (t.run_id, t.task_id) not in present]
+            tables: dict[str, list[list]] = {}
+            for trace, kw in fresh:
+                for table, rows in trace.rows.items():
+                    tables.setdefault(table, []).extend([trace.run_id, trace.task_id] + [r.get(c) for c in TABLES[table].values] for r in rows)
+                task_row = {"doc_id": trace.doc_id, "question": trace.question, "answer_type": trace.answer_type, **kw}
+                tables.setdefault("tasks", []).append([trace.run_id, trace.task_id] + [task_row.get(c) for c in TABLES["tasks"].values])
+            for table, rows in tables.items():
+                _insert_named(con, table, rows, by_column=True)
         return len(fresh)
 
     def replace_outcome(self, run_id: str, task_id: str, **row: Any) -> bool:
         """An outcome reported after the task (`rag_agent.outcomes.record_outcome`): replaces the
         task's `outcomes` row in one transaction; False (nothing written) when the task is absent."""
-        unknown = set(row) - set(TABLE_COLUMNS["outcomes"])
-        if unknown:
-            raise ValueError(f"unknown column(s) {sorted(unknown)} for trace table 'outcomes'")
-        with self._lock, self._connection() as con:
-            con.execute("BEGIN TRANSACTION")
-            try:
-                if not con.execute("SELECT 1 FROM tasks WHERE run_id = ? AND task_id = ?", [run_id, task_id]).fetchone():
-                    con.execute("ROLLBACK")
-                    return False
-                con.execute("DELETE FROM outcomes WHERE run_id = ? AND task_id = ?", [run_id, task_id])
-                self._insert(con, "outcomes", run_id, task_id, TABLE_COLUMNS["outcomes"], [row])
-                con.execute("COMMIT")
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
+        _check_columns("outcomes", row)
+        with self._lock, self._connection() as con, transaction(con):
+            if not con.execute("SELECT 1 FROM tasks WHERE run_id = ? AND task_id = ?", [run_id, task_id]).fetchone():
+                return False  # nothing written: the transaction commits empty
+            con.execute("DELETE FROM outcomes WHERE run_id = ? AND task_id = ?", [run_id, task_id])
+            self._insert(con, "outcomes", run_id, task_id, [row])
         return True
 
     # ---- reading ------------------------------------------------------------------------------
@@ -248,3 +204,21 @@ class TraceStore:
     def query(self, sql: str, params: list | None = None) -> list[tuple]:
         with self._lock, self._connection() as con:
             return con.execute(sql, params or []).fetchall()
+
+
+def _check_columns(table: str, row: dict) -> None:
+    unknown = set(row) - set(TABLES[table].values)
+    if unknown:
+        raise ValueError(f"unknown column(s) {sorted(unknown)} for trace table {table!r}")
+
+
+def _insert_named(con, table: str, rows: list[list], by_column: bool = False) -> None:
+    """INSERT rows given as key + `values` of the declared table, naming every column. `by_column`:
+    one statement for all rows (unnest of column lists), the fast path of imports."""
+    spec = TABLES[table]
+    columns = spec.key + spec.values
+    names = ", ".join(columns)
+    if by_column:
+        con.execute(f"INSERT INTO {table} ({names}) SELECT {', '.join('unnest(?)' for _ in columns)}", [list(c) for c in zip(*rows)])
+    else:
+        con.executemany(f"INSERT INTO {table} ({names}) VALUES ({', '.join('?' for _ in columns)})", rows)

@@ -16,8 +16,7 @@ from agent_fakes import FakeRetriever, FakeWeb, ScriptedLLM, invalid_json_error
 from rag_agent.graph.runner import run_tasks
 from rag_agent.tasks import Task
 from rag_agent.tracing import TraceStore
-
-TRACE_TABLES = ("tasks", "steps", "retrievals", "grades", "citations", "ignored", "rewrites", "web_fallbacks", "answers", "outcomes")
+from rag_agent.tracing_schema import TASK_TABLES as TRACE_TABLES
 DOCS = {f"doc{i}": [f"Clause {i}.{j} of the contract." for j in range(4)] for i in range(3)}
 
 

@@ -20,6 +20,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
+from rag_agent.db import transaction
 from rag_agent.errors import ConfigError, ModelError
 
 log = logging.getLogger(__name__)
@@ -153,14 +154,9 @@ def rebind(ws, reranker_id: str, reason: str) -> ModelVersion:
         if version.kind != "reranker":
             raise ConfigError(reranker_id, "a reranker version", "pick one from `training models --kind reranker`")
         config = _with_served_with(version.config, embedder.version_id)
-        con.execute("BEGIN TRANSACTION")
-        try:
+        with transaction(con):
             con.execute("UPDATE model_versions SET config = ? WHERE version_id = ?", [json.dumps(config), reranker_id])
             _append_promotion(con, "reranker", reranker_id, reranker_id, "rebind", f"serves with {embedder.version_id}: {reason}")
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
         return get_version(ws, reranker_id, con)
 
 
@@ -225,17 +221,12 @@ def ensure_base(ws) -> None:
 
 
 def _insert_base(con, kind: str, version_id: str, path: str, content_version: str | None, config: dict) -> None:
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         con.execute(
             f"INSERT INTO model_versions ({_COLUMNS}) VALUES (?, ?, NULL, ?, ?, ?, ?, '{{}}', 'champion', 'base model', current_timestamp)",
             [version_id, kind, path, content_version, json.dumps(config), json.dumps({"source": "base"})],
         )
         _append_promotion(con, kind, None, version_id, "base", "base model")
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
 
 
 def register_candidate(
@@ -308,8 +299,7 @@ def _switch(ws, version_id: str, action: str, reason: str, metrics: dict | None,
             return target
         if not target.is_none and not Path(target.path).is_dir():
             raise ModelError(target.path, f"the model folder of {version_id}", "the files are gone; pick another version")
-        con.execute("BEGIN TRANSACTION")
-        try:
+        with transaction(con):
             previous = con.execute(
                 "SELECT version_id FROM model_versions WHERE kind = ? AND status = 'champion'", [target.kind]
             ).fetchall()
@@ -330,10 +320,6 @@ def _switch(ws, version_id: str, action: str, reason: str, metrics: dict | None,
             )
             _append_promotion(con, target.kind, previous[0][0] if previous else None, version_id, action, reason)
             _before_commit_hook(action)
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
         log.info("%s %s: champion is now %s", action, target.kind, version_id)
         return get_version(ws, version_id, con)
 

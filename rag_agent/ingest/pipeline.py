@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
 
+from rag_agent.db import transaction
 from rag_agent.ingest.chunker import chunk_document
 from rag_agent.ingest.loaders import Skipped, iter_documents
 from rag_agent.protocols import TextEmbedder, VectorIndex
@@ -180,21 +181,15 @@ class _GroupWriter:
     def _commit_rows(self) -> None:
         doc_rows = [[d.doc_id, d.source, d.title, digest, len(d.text), d.text] for d, digest in self.documents]
         chunk_rows = [[c.chunk_id, c.doc_id, c.ordinal, c.start, c.end, c.text, sha256_text(c.text)] for c in self.chunks]
-        with self.ws.db() as con:
-            con.execute("BEGIN")
-            try:
+        with self.ws.db() as con, transaction(con):
+            con.executemany(
+                "INSERT INTO documents (doc_id, source, title, sha256, n_chars, text) VALUES (?, ?, ?, ?, ?, ?)", doc_rows
+            )
+            if chunk_rows:
                 con.executemany(
-                    "INSERT INTO documents (doc_id, source, title, sha256, n_chars, text) VALUES (?, ?, ?, ?, ?, ?)", doc_rows
+                    "INSERT INTO chunks (chunk_id, doc_id, ordinal, start_char, end_char, text, content_hash) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    chunk_rows,
                 )
-                if chunk_rows:
-                    con.executemany(
-                        "INSERT INTO chunks (chunk_id, doc_id, ordinal, start_char, end_char, text, content_hash) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                        chunk_rows,
-                    )
-                con.execute("COMMIT")
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
 
     def _embed_and_save(self, rows: Sequence[tuple[str, str, str]]) -> None:
         from rag_agent.retrieval.factory import save_index
