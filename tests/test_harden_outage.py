@@ -37,6 +37,7 @@ def task_rows(ws, run_id):
     return TraceStore.for_workspace(ws).query("SELECT task_id, status, error FROM tasks WHERE run_id = ? ORDER BY task_id", [run_id])
 
 
+@pytest.mark.slow
 def test_an_outage_stops_the_run_and_a_resume_retries_only_transport_failures(ws_with_docs):
     ws = ws_with_docs
     ws.config.agent.max_consecutive_failures = 2

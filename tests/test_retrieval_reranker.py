@@ -60,6 +60,7 @@ def test_reranker_version_follows_the_weights(cross_encoder_dir, tmp_path):
     assert CrossEncoderReranker(copy).version != CrossEncoderReranker(cross_encoder_dir).version
 
 
+@pytest.mark.slow
 def test_bad_reranker_spec_is_a_model_error(tmp_path):
     with pytest.raises(ModelError, match="models.reranker"):
         load_reranker(str(tmp_path / "missing"))

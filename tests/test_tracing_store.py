@@ -100,6 +100,7 @@ def test_kill_9_during_a_commit_leaves_no_half_task(workspace, tmp_path):
     store.close()
 
 
+@pytest.mark.slow
 def test_parallel_workers_write_every_task_once(ws_with_docs):
     tasks = [Task(id=f"t{i}", question=f"Question {i}?", doc_id=f"doc{i % 3}", answer="Yes", answer_type="yes_no") for i in range(9)]
     summary = run_tasks(ws_with_docs, tasks, "par", llm=ScriptedLLM(), retriever=FakeRetriever(DOCS), web=FakeWeb(),

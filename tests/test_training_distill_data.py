@@ -118,6 +118,7 @@ def _fake_embedder(ws, version_id: str, content_version: str) -> registry.ModelV
     return registry.get_version(ws, version_id)
 
 
+@pytest.mark.slow
 def test_a_reranker_serves_only_with_its_embedder_and_rollback_restores_the_pair(workspace):
     base = registry.champion(workspace, "embedder")
     reranker = _fake_reranker(workspace, "reranker-0001-aaaaaa", base)
