@@ -109,6 +109,7 @@ def test_a_server_without_logprobs_stops_the_harvest_with_one_line_and_keeps_ear
         assert con.execute("SELECT count(*) FROM harvest_state WHERE task_id = 't9'").fetchone()[0] == 0
 
 
+@pytest.mark.slow
 def test_one_malformed_reply_is_skipped_and_counted(tmp_path):
     ws = build(tmp_path / "ws")
     script = Script()
