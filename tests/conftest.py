@@ -1,4 +1,19 @@
-"""Shared fixtures: the real bundled models are loaded once per test session."""
+"""Shared fixtures (the real bundled models are loaded once per test session), and the check
+that keeps the test markers true to what a test costs.
+
+The rule (pyproject.toml's marker descriptions say the same):
+  llm   loads or runs a real GGUF chat model through llama-cpp, in process or in a server.
+  slow  loads or runs a real transformer model (the MiniLM embedder or cross-encoder, or a model
+        trained from them), reads the big shared data dir, spawns servers or subprocesses, or
+        takes more than ~2 s.
+  Everything else is fast: `make test-fast` (-m "not slow and not llm") runs it in under a minute.
+
+The markers are checked rather than trusted (see `cost_guard.py`): a test that asks for a model or
+data fixture below without its marker fails before the fixture is built; one that builds or runs a
+sentence-transformers or llama-cpp model, or starts a Python process, without its marker fails
+with a message naming the marker (so does a later test that gets such a fixture from the cache);
+unmarked tests that used more than 2 s of CPU are listed after the run.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +21,8 @@ import os
 from pathlib import Path
 
 import pytest
+
+pytest_plugins = ["cost_guard"]
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")

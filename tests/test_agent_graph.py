@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from agent_fakes import FakeRetriever, FakeWeb, ScriptedLLM, invalid_json_error
+from tests.fakes import FakeRetriever, FakeWeb, ScriptedLLM, invalid_json_error
 from rag_agent.config import AgentConfig
 from rag_agent.graph import routing
 from rag_agent.graph.build import build_graph

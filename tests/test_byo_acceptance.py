@@ -8,7 +8,7 @@ from typing import TypedDict
 
 import pytest
 
-from agent_fakes import FakeWeb, ScriptedLLM
+from tests.fakes import FakeWeb, ScriptedLLM
 
 QUESTION = "How much notice is needed to terminate the lease?"
 K = 3

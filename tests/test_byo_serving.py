@@ -8,6 +8,8 @@ import shutil
 import pytest
 from typer.testing import CliRunner
 
+from tests.servers import duckdb_lock_holder
+
 
 def register_copy_of_base(ws, embedder, write_corpus):
     """A second embedder version (a copy of the base MiniLM under a new version folder, so its
@@ -76,26 +78,11 @@ def test_export_champion_writes_a_self_contained_model_with_a_card(workspace, em
 
 @pytest.mark.slow
 def test_a_workspace_locked_by_another_process_does_not_break_serving(workspace, embedder, write_corpus, tmp_path):
-    import subprocess
-    import sys
-    import time
-
     from rag_agent.retrieval.langchain_retriever import RagloopRetriever
 
     write_corpus(workspace, embedder)
     served = RagloopRetriever.from_workspace(workspace, k=2, poll_s=0)
     first = [d.id for d in served.invoke("Which law governs the agreement?")]
-    marker = tmp_path / "locked"
-    holder = subprocess.Popen([sys.executable, "-c", (
-        "import duckdb, pathlib, time; con = duckdb.connect(%r); pathlib.Path(%r).touch(); time.sleep(60)"
-        % (str(workspace.db_path), str(marker)))])
-    try:
-        deadline = time.time() + 60
-        while not marker.exists() and time.time() < deadline:
-            time.sleep(0.1)
-        assert marker.exists()
+    with duckdb_lock_holder(workspace.db_path, tmp_path):
         # The champion check cannot read the registry now; the loaded parts keep serving.
         assert [d.id for d in served.invoke("Which law governs the agreement?")] == first
-    finally:
-        holder.kill()
-        holder.wait()

@@ -16,6 +16,7 @@ from rag_agent.errors import DataError
 from rag_agent.outcomes import record_outcome
 from rag_agent.tracer import RagloopTracer
 from rag_agent.tracer_rows import ObservedDoc, ObservedRetrieval, ObservedTask, write_tasks
+from tests.servers import duckdb_lock_holder
 
 RENT = "The tenant shall pay the monthly rent of two thousand dollars on the first day of each month."
 NOTICE = "Either party may terminate this lease with ninety days written notice to the other party."
@@ -136,6 +137,7 @@ def _writer(db_path: str, worker: int) -> None:
         write_tasks(db_path, "shared", [task], lock_timeout_s=60)
 
 
+@pytest.mark.slow
 def test_two_processes_trace_into_one_workspace(workspace):
     ctx = multiprocessing.get_context("spawn")
     workers = [ctx.Process(target=_writer, args=(str(workspace.db_path), w)) for w in range(2)]
@@ -165,27 +167,13 @@ def test_harvest_reads_traced_tasks_without_grades_or_rerank(workspace):
     assert pairs == [("ext-rent", "ext-notice")]  # cited beats shown-but-ignored
 
 
+@pytest.mark.slow
 def test_a_task_blocked_by_another_process_is_kept_and_written_later(workspace, tmp_path):
-    import subprocess
-    import sys
-    import time
-
     rows(workspace, "SELECT 1")  # the schema exists before the other process takes the lock
-    marker = tmp_path / "locked"
-    holder = subprocess.Popen([sys.executable, "-c", (
-        "import duckdb, pathlib, time; con = duckdb.connect(%r); pathlib.Path(%r).touch(); time.sleep(60)"
-        % (str(workspace.db_path), str(marker)))])
-    try:
-        deadline = time.time() + 60
-        while not marker.exists() and time.time() < deadline:
-            time.sleep(0.1)
-        assert marker.exists()
+    with duckdb_lock_holder(workspace.db_path, tmp_path):
         tracer = RagloopTracer(workspace, run_id="app", lock_timeout_s=0.5)
         out = RunnableLambda(lambda q: {"answer": "Ninety days."}).invoke("Notice?", config={"callbacks": [tracer], "metadata": {"task_id": "t1"}})
         assert out == {"answer": "Ninety days."}  # the app is not disturbed by a busy workspace
         assert [t.task_id for t in tracer.unsaved] == ["t1"] and tracer.last_task_id == "t1"
-    finally:
-        holder.kill()
-        holder.wait()
     assert tracer.flush() == 0
     assert rows(workspace, "SELECT task_id, question FROM tasks") == [("t1", "Notice?")]

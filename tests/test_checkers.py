@@ -136,6 +136,7 @@ def _sample(shared_data, answer_type: str, n: int) -> list[dict]:
     return random.Random(0).sample(rows, min(n, len(rows)))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("answer_type", ["date", "text", "yes_no"])
 def test_real_cuad_golds_match_themselves(shared_data, answer_type):
     """Every scorable dev gold answer checks as correct against itself."""
@@ -147,6 +148,7 @@ def test_real_cuad_golds_match_themselves(shared_data, answer_type):
     assert scored >= 50
 
 
+@pytest.mark.slow
 def test_real_cuad_dates_written_out_match_and_shifted_dates_do_not(shared_data):
     """Each dev gold date, rewritten as "the Nth day of Month, YYYY", passes; one day later fails."""
     import datetime as dt
@@ -175,6 +177,7 @@ SAME_MEANING = [
 ]
 
 
+@pytest.mark.slow
 def test_real_cuad_text_golds_do_not_match_other_golds(shared_data):
     """A dev text gold checks as correct against a different gold of its category only when
     the two are listed as meaning the same."""

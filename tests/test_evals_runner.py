@@ -56,6 +56,7 @@ def cuad_suite(tmp_path) -> Path:
     return folder
 
 
+@pytest.mark.slow
 def test_beir_numbers_equal_an_independent_exact_computation(beir_suite, embedder, workspace):
     result = evaluate_suite(beir_suite, None, embedder, ws=workspace)
     doc_ids = list(DOCS)
@@ -70,6 +71,7 @@ def test_beir_numbers_equal_an_independent_exact_computation(beir_suite, embedde
     assert set(result.metrics) == {"ndcg@10", "recall@10", "recall@100", "mrr@10"}
 
 
+@pytest.mark.slow
 def test_document_embeddings_are_cached_per_model_and_texts(beir_suite, embedder, workspace, monkeypatch):
     first = evaluate_suite(beir_suite, None, embedder, ws=workspace)
     cached = sorted(p.name.startswith("query-") for p in (workspace.cache_dir / "embeddings").rglob("*.npy"))
@@ -83,6 +85,7 @@ def test_document_embeddings_are_cached_per_model_and_texts(beir_suite, embedder
     assert second.per_query == first.per_query
 
 
+@pytest.mark.slow
 def test_cuad_search_stays_inside_each_tasks_contract(cuad_suite, embedder, workspace):
     cfg = workspace.config.apply_overrides(["chunking.size=120", "chunking.overlap=30", "chunking.boundary=window"])
     suite = load_cuad(discover(cuad_suite)[0])
@@ -96,6 +99,7 @@ def test_cuad_search_stays_inside_each_tasks_contract(cuad_suite, embedder, work
     assert result.per_query["ndcg@10"]["t2"] > 0
 
 
+@pytest.mark.slow
 def test_cli_run_json_stores_runs_and_per_query_scores(beir_suite, workspace):
     out = CliRunner().invoke(runner_app(), ["run", "--suite", str(beir_suite), "--json", "-w", str(workspace.root)])
     assert out.exit_code == 0, out.output

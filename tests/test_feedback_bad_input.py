@@ -13,6 +13,8 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import pytest
+
 from rag_agent.config import LLMConfig
 from rag_agent.llm.openai_backend import OpenAICompatLLM
 
@@ -83,6 +85,7 @@ def _judge(url: str) -> LLMJudge:
     return LLMJudge(llm, JudgeSettings(mode="passage-first"))
 
 
+@pytest.mark.slow
 def test_a_server_without_logprobs_stops_the_harvest_with_one_line_and_keeps_earlier_work(tmp_path):
     ws = build(tmp_path / "ws")
     script = Script()
@@ -106,6 +109,7 @@ def test_a_server_without_logprobs_stops_the_harvest_with_one_line_and_keeps_ear
         assert con.execute("SELECT count(*) FROM harvest_state WHERE task_id = 't9'").fetchone()[0] == 0
 
 
+@pytest.mark.slow
 def test_one_malformed_reply_is_skipped_and_counted(tmp_path):
     ws = build(tmp_path / "ws")
     script = Script()

@@ -103,6 +103,7 @@ def child(ws_dir: str, marker: str) -> None:
     harvest(ws, RecordingLLM(Path(marker), delay_s=0.3))
 
 
+@pytest.mark.slow
 def test_a_harvest_killed_with_sigkill_resumes_without_duplicates_or_rejudging(tmp_path):
     clean = build(tmp_path / "clean")
     clean_llm = RecordingLLM()

@@ -22,6 +22,7 @@ def harvested(tmp_path_factory):
     return ws
 
 
+@pytest.mark.slow
 def test_sentence_transformers_export_loads_with_datasets(harvested, tmp_path):
     from datasets import load_from_disk
 
@@ -51,6 +52,7 @@ def test_flagembedding_export_format(harvested, tmp_path):
     assert set(dataset.column_names) == {"query", "pos", "neg"}
 
 
+@pytest.mark.slow
 def test_trl_export_is_a_standard_preference_dataset(harvested, tmp_path):
     from datasets import load_dataset
     from trl.data_utils import is_conversational, maybe_apply_chat_template, maybe_extract_prompt, maybe_unpair_preference_dataset

@@ -3,15 +3,17 @@ crash, invalid judge output skipped and counted, judge cache, hard negatives (re
 
 from __future__ import annotations
 
+from functools import partial
+
 import pytest
 
-from rag_agent.protocols import Reply
 from rag_agent.workspace import Workspace
 
 from feedback.harvest import Harvester
 from feedback.judge import JudgeSettings, LLMJudge
 from feedback.negatives import NegativeMiner
 from feedback.synthetic import TaskSpec, insert_document, insert_task
+from tests import fakes
 
 CLAUSES = [
     "This Agreement is entered into by Acme Corp and Beta LLC for the supply of widgets to retail stores nationwide. ",
@@ -32,28 +34,7 @@ class NoMining(NegativeMiner):
         return []
 
 
-class ScriptedLLM:
-    """Answers the quote prompt deterministically: quotes passages that mention 'governed' or 'terminate'."""
-
-    name = "scripted:judge"
-
-    def __init__(self, broken_every: int = 0):
-        self.calls, self.broken_every = 0, broken_every
-
-    def complete(self, messages, schema=None, max_tokens=None):
-        self.calls += 1
-        if self.broken_every and self.calls % self.broken_every == 0:
-            return Reply(text='{"grades": []}', parsed={"grades": []})
-        prompt = messages[-1]["content"]
-        grades = []
-        for i, part in enumerate(prompt.split("<<<PASSAGE ")[1:], start=1):
-            text = part.split(">>>\n", 1)[1].split("\n<<<END PASSAGE", 1)[0]
-            hit = "governed" in text or "terminate" in text
-            grades.append({"id": i, "quote": text[:60] if hit else "", "grade": 3 if hit else 0, "reason": "scripted"})
-        return Reply(text="", parsed={"grades": grades})
-
-    def choice_probabilities(self, messages, choices):
-        return {"yes": 0.9 if "governed" in messages[-1]["content"] else 0.1, "no": 0.1}
+ScriptedLLM = partial(fakes.ScriptedLLM, name="scripted:judge")  # replies by kind: the quote judge's "grades"
 
 
 def build(root) -> Workspace:
@@ -170,6 +151,7 @@ def test_judge_none_derives_labels_without_llm(tmp_path):
         assert grades["c1:120-240"] == 2 and grades["c1:0-120"] == 0
 
 
+@pytest.mark.slow
 def test_hard_negatives_respect_exclusions_and_margin(tmp_path, embedder):
     from rag_agent.retrieval.factory import build_index
 

@@ -28,6 +28,7 @@ def test_calibrated_grades_can_name_several_positives_and_none():
     assert calibrated_grades({"a": 0.9, "b": 0.6, "c": 0.1}, threshold=0.5, relative=0.8) == {"a": 2, "b": 0, "c": 0}
 
 
+@pytest.mark.slow
 def test_regrade_rewrites_products_like_a_fresh_harvest_without_calling_the_llm(tmp_path):
     ws = _configure(build(tmp_path / "ws"), pointwise_grading="consensus")  # harvested under the consensus rule
     llm = RecordingLLM()

@@ -8,6 +8,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 from feedback.harvest import Harvester
 from feedback.judge import JudgeSettings, LLMJudge
 from tests.test_feedback_harvest import NoMining, build, snapshot
@@ -32,6 +34,7 @@ class ProbingLLM:
         return {"yes": 0.9 if hit else 0.2, "no": 0.1 if hit else 0.8}
 
 
+@pytest.mark.slow
 def test_judge_calls_hold_no_connection_and_products_match(tmp_path):
     short_ws = build(tmp_path / "short")
     llm = ProbingLLM(short_ws.db_path)

@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import os
-import sys
 
 import pytest
 
@@ -12,7 +10,7 @@ from rag_agent.config import LLMConfig
 
 from feedback.harvest import Harvester
 from feedback.judge import JudgeSettings, LLMJudge
-from tests.servers import free_port, serve
+from tests.servers import llama_server
 from tests.test_feedback_harvest import NoMining, build, snapshot
 
 pytest.importorskip("llama_cpp")
@@ -24,19 +22,11 @@ N_CTX = 1024
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    from rag_agent.models import gguf_path
-
-    port = free_port()
-    log_path = tmp_path_factory.mktemp("server") / "server.log"
-    command = [
-        sys.executable, "-m", "llama_cpp.server", "--model", str(gguf_path("smollm2-135m")),
-        "--host", "127.0.0.1", "--port", str(port), "--n_ctx", str(N_CTX), "--n_threads", "1", "--model_alias", "smol",
-    ]
-    base_url = f"http://127.0.0.1:{port}/v1"
-    with serve(command, f"{base_url}/models", log_path, READY_WAIT_S, dict(os.environ, OMP_WAIT_POLICY="PASSIVE"), pytest.fail):
+    with llama_server(N_CTX, tmp_path_factory.mktemp("server") / "server.log", READY_WAIT_S, pytest.fail) as base_url:
         yield base_url
 
 
+@pytest.mark.slow
 @pytest.mark.llm
 def test_concurrent_judging_stores_what_sequential_judging_stores(tmp_path, server):
     from rag_agent.llm import load_llm

@@ -77,6 +77,7 @@ def ws(tmp_path):
     return workspace
 
 
+@pytest.mark.slow
 def test_read_commands_work_while_a_run_writes(ws):
     writer = start(WRITER, str(ws.db_path), "40")
     try:
@@ -100,6 +101,7 @@ def test_read_commands_work_while_a_run_writes(ws):
     assert written > 10  # the writer was not starved by the readers
 
 
+@pytest.mark.slow
 def test_a_holder_that_outlasts_the_wait_is_one_line_naming_its_pid(ws):
     holder = start(HOLDER, str(ws.db_path), "60")
     try:
@@ -115,6 +117,7 @@ def test_a_holder_that_outlasts_the_wait_is_one_line_naming_its_pid(ws):
     assert f"waiting for PID {holder.pid}" in " ".join((out + err).split())
 
 
+@pytest.mark.slow
 def test_a_waiting_open_succeeds_once_the_holder_lets_go(ws):
     from rag_agent.db import connect
 

@@ -5,15 +5,10 @@ real thing: a local llama_cpp.server stopped mid-run and restarted."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
-import urllib.request
-
 import pytest
 
-from agent_fakes import FakeRetriever, FakeWeb, ScriptedLLM
+from tests.fakes import FakeRetriever, FakeWeb, ScriptedLLM, add_fake_documents
+from tests.servers import free_port, start_llama_server, stop
 from rag_agent.errors import LLMUnavailableError
 from rag_agent.graph.runner import run_tasks
 from rag_agent.tasks import Task
@@ -35,16 +30,14 @@ class FlakyLLM(ScriptedLLM):
 
 @pytest.fixture()
 def ws_with_docs(workspace):
-    with workspace.db() as con:
-        for doc_id in DOCS:
-            con.execute("INSERT INTO documents (doc_id, source, sha256, n_chars, text) VALUES (?, 'test', 'x', 1, 'x')", [doc_id])
-    return workspace
+    return add_fake_documents(workspace, DOCS)
 
 
 def task_rows(ws, run_id):
     return TraceStore.for_workspace(ws).query("SELECT task_id, status, error FROM tasks WHERE run_id = ? ORDER BY task_id", [run_id])
 
 
+@pytest.mark.slow
 def test_an_outage_stops_the_run_and_a_resume_retries_only_transport_failures(ws_with_docs):
     ws = ws_with_docs
     ws.config.agent.max_consecutive_failures = 2
@@ -87,38 +80,6 @@ def test_a_short_outage_below_the_limit_still_leaves_its_tasks_pending(ws_with_d
 READY_WAIT_S = 120
 
 
-def start_server(port: int, log_path) -> subprocess.Popen:
-    from rag_agent.models import gguf_path
-
-    command = [
-        sys.executable, "-m", "llama_cpp.server", "--model", str(gguf_path("smollm2-135m")), "--host", "127.0.0.1",
-        "--port", str(port), "--n_ctx", "2048", "--n_threads", "1", "--model_alias", "smol",
-    ]
-    with open(log_path, "ab") as log:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ, OMP_WAIT_POLICY="PASSIVE"))
-    deadline = time.monotonic() + READY_WAIT_S
-    while True:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/models", timeout=2) as response:
-                if response.status == 200:
-                    return process
-        except OSError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            pytest.fail(f"llama_cpp.server not ready: {log_path.read_text(errors='replace')[-1500:]}")
-        time.sleep(0.3)
-
-
-def stop(process: subprocess.Popen) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
 @pytest.mark.slow
 @pytest.mark.llm
 def test_a_real_server_stopped_mid_run_and_restarted(ws_with_docs, tmp_path):
@@ -126,7 +87,6 @@ def test_a_real_server_stopped_mid_run_and_restarted(ws_with_docs, tmp_path):
     pytest.importorskip("uvicorn")
     from rag_agent.config import LLMConfig
     from rag_agent.llm import load_llm
-    from tests.servers import free_port
 
     ws = ws_with_docs
     ws.config.agent.max_consecutive_failures = 2
@@ -136,7 +96,7 @@ def test_a_real_server_stopped_mid_run_and_restarted(ws_with_docs, tmp_path):
     llm = load_llm(LLMConfig(backend="openai", base_url=f"http://127.0.0.1:{port}/v1", model="smol", timeout_s=60,
                              max_retries=1, backoff_s=0.2, max_tokens=40))
     tasks = [Task(f"t{i}", "Who pays the rent?", doc_id=f"doc{i % 3}") for i in range(1, 6)]
-    server = start_server(port, log_path)
+    server = start_llama_server(port, 2048, log_path, READY_WAIT_S, pytest.fail)
     try:
         def progress(result):
             if result.task_id == "t2":
@@ -148,7 +108,7 @@ def test_a_real_server_stopped_mid_run_and_restarted(ws_with_docs, tmp_path):
     assert first.outage is not None and first.unreachable == 2 and first.not_started == 1
     assert [r[0] for r in task_rows(ws, "real-outage")] == ["t1", "t2"]
 
-    server = start_server(port, log_path)  # the endpoint comes back on the same address
+    server = start_llama_server(port, 2048, log_path, READY_WAIT_S, pytest.fail)  # the endpoint comes back on the same address
     try:
         resumed = run_tasks(ws, tasks, "real-outage", llm=llm, retriever=FakeRetriever(DOCS), web=FakeWeb())
     finally:

@@ -27,6 +27,7 @@ def created(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir())
 
 
+@pytest.mark.slow
 def test_failed_evals_commands_create_no_workspace(tmp_path):
     (tmp_path / "decoy").mkdir()  # cwd holds something, so "created nothing" is checked against it
     attempts = [

@@ -22,7 +22,7 @@ from tests.servers import free_port, serve
 
 DIM = 32
 VERSION = "test-embedder@000000000001"
-BACKENDS = ["faiss-flat", "faiss-hnsw", "chroma-persistent", "chroma-http"]
+BACKENDS = ["faiss-flat", "faiss-hnsw", "chroma-persistent", pytest.param("chroma-http", marks=pytest.mark.slow)]  # a server
 EXACT = {"faiss-flat"}  # the others are HNSW graphs: checked by recall, scoped search is exact for all
 
 
@@ -210,6 +210,7 @@ def test_hnsw_recall_on_larger_set(tmp_path):
     assert recall >= 0.95
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", ["faiss-flat", "chroma-persistent"])
 def test_real_embedder_finds_the_paraphrase(embedder, tmp_path, backend, request):
     ws = _workspace(tmp_path / "ws", backend, request)

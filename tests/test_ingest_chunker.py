@@ -39,6 +39,7 @@ def assert_valid_chunks(doc: Document, chunks, cfg: ChunkingConfig) -> None:
         assert all(len(c.text) <= cfg.size + cfg.slack for c in chunks)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("boundary", ["window", "sentence"])
 def test_real_contracts_round_trip_and_cover(shared_data, boundary):
     cfg = ChunkingConfig(boundary=boundary)
@@ -66,6 +67,7 @@ def structural_share(docs, cfg) -> float:
     return hits / total
 
 
+@pytest.mark.slow
 def test_sentence_mode_cuts_at_sentence_or_clause_boundaries(shared_data):
     docs = real_contracts(shared_data)
     sentence = structural_share(docs, ChunkingConfig(boundary="sentence"))

@@ -30,6 +30,7 @@ def test_folder_is_recursive_sorted_and_ids_are_relative_paths(tmp_path):
     assert single[0].doc_id == "a" and single[0].text == "nested alpha"
 
 
+@pytest.mark.slow
 def test_cuad_manifest_reads_real_contracts(shared_data):
     docs, skipped = split(iter_documents([shared_data / "cuad" / "contracts_dev.jsonl"]))
     assert len(docs) == 57 and not skipped
@@ -38,6 +39,7 @@ def test_cuad_manifest_reads_real_contracts(shared_data):
     assert docs[0].text == (shared_data / "cuad" / first["file"]).read_text(encoding="utf-8")
 
 
+@pytest.mark.slow
 def test_beir_corpus_joins_title_and_text(tmp_path, shared_data):
     corpus = tmp_path / "corpus.jsonl"
     corpus.write_text(

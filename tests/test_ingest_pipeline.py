@@ -10,6 +10,8 @@ from rag_agent.errors import IndexError_
 from rag_agent.retrieval.factory import open_index
 from rag_agent.workspace import Workspace
 
+pytestmark = pytest.mark.slow  # every test ingests with the real MiniLM
+
 SMALL_CHUNKS = ["chunking.size=400", "chunking.overlap=100", "chunking.slack=60"]
 
 

@@ -10,9 +10,11 @@ import pytest
 
 from rag_agent.config import LLMConfig
 from rag_agent.errors import LLMError
-from rag_agent.llm.base import BaseChatLLM, TransientError, choice_distribution
+from rag_agent.llm.base import choice_distribution
 from rag_agent.llm.openai_backend import OpenAICompatLLM
-from rag_agent.protocols import ChatLLM, Reply
+from rag_agent.protocols import ChatLLM
+
+from tests.fakes import ScriptedLLM
 
 SCHEMA = {
     "type": "object",
@@ -21,23 +23,6 @@ SCHEMA = {
     "additionalProperties": False,
 }
 USER = [{"role": "user", "content": "What is the governing law?"}]
-
-
-class ScriptedLLM(BaseChatLLM):
-    """Replies with the scripted texts in order; raises TransientError for the string "DOWN"."""
-
-    def __init__(self, script: list[str], cfg: LLMConfig | None = None):
-        self.sleeps: list[float] = []
-        super().__init__(cfg or LLMConfig(max_retries=2, backoff_s=0.5), "scripted", sleep=self.sleeps.append)
-        self.script = list(script)
-        self.seen: list[list[dict]] = []
-
-    def _complete_once(self, messages, schema, max_tokens, attempt):
-        self.seen.append(messages)
-        text = self.script.pop(0)
-        if text == "DOWN":
-            raise TransientError("scripted: endpoint unreachable", "a running server", "start it")
-        return Reply(text=text, tokens_in=10, tokens_out=3, seconds=0.01, model="scripted")
 
 
 def test_scripted_llm_conforms_to_protocol():
@@ -52,7 +37,7 @@ def test_garbage_once_then_valid_succeeds_and_counts_both_attempts():
     assert llm.usage()["calls"] == 2 and llm.tokens_out == 6
     assert llm.sleeps == [0.5]
     # The repair turn quotes the bad reply and the validation error.
-    repair = llm.seen[1]
+    repair = llm.messages[1]
     assert repair[-2] == {"role": "assistant", "content": "this is not json"}
     assert "not JSON" in repair[-1]["content"] and '"confidence"' in repair[-1]["content"]
 
@@ -60,7 +45,7 @@ def test_garbage_once_then_valid_succeeds_and_counts_both_attempts():
 def test_schema_violation_is_retried_like_garbage():
     llm = ScriptedLLM(['{"answer": "Delaware"}', '```json\n{"answer": "Delaware", "confidence": 1}\n```'])
     assert llm.complete(USER, schema=SCHEMA).parsed == {"answer": "Delaware", "confidence": 1}
-    assert "confidence" in llm.seen[1][-1]["content"]
+    assert "confidence" in llm.messages[1][-1]["content"]
 
 
 def test_garbage_every_time_raises_one_line_llm_error_after_bounded_retries():

@@ -49,6 +49,7 @@ def test_schema_bound_per_call_reaches_the_llm_and_comes_back_parsed():
     assert fake.sent[0][1] == schema and message.additional_kwargs["parsed"] == {"law": "New York"}
 
 
+@pytest.mark.llm
 def test_chain_with_the_real_tiny_model():
     pytest.importorskip("llama_cpp")
     from rag_agent.llm import load_llm

@@ -13,6 +13,8 @@ from rag_agent.protocols import ChatLLM
 
 pytest.importorskip("llama_cpp")
 
+pytestmark = pytest.mark.llm
+
 SCHEMA = {
     "type": "object",
     "properties": {

@@ -5,16 +5,16 @@ model only produces schema-valid JSON because the grammar forces it)."""
 from __future__ import annotations
 
 import math
-import os
-import sys
 
 import pytest
 
 from rag_agent.config import LLMConfig
-from tests.servers import free_port, serve
+from tests.servers import llama_server
 
 pytest.importorskip("llama_cpp")
 pytest.importorskip("uvicorn")  # the server extra
+
+pytestmark = [pytest.mark.llm, pytest.mark.slow]  # a llama_cpp.server process, and the model in-process
 
 SCHEMA = {
     "type": "object",
@@ -29,16 +29,7 @@ N_CTX = 1024  # the server keeps logits for every position (for logprobs): keep 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    from rag_agent.models import gguf_path
-
-    port = free_port()
-    log_path = tmp_path_factory.mktemp("server") / "server.log"
-    command = [
-        sys.executable, "-m", "llama_cpp.server", "--model", str(gguf_path("smollm2-135m")),
-        "--host", "127.0.0.1", "--port", str(port), "--n_ctx", str(N_CTX), "--n_threads", "1", "--model_alias", "smol",
-    ]
-    base_url = f"http://127.0.0.1:{port}/v1"
-    with serve(command, f"{base_url}/models", log_path, READY_WAIT_S, dict(os.environ, OMP_WAIT_POLICY="PASSIVE"), pytest.fail):
+    with llama_server(N_CTX, tmp_path_factory.mktemp("server") / "server.log", READY_WAIT_S, pytest.fail) as base_url:
         yield base_url
 
 

@@ -22,6 +22,7 @@ def workspace_retriever(retrieval_workspace, embedder):
     return WorkspaceRetriever.open(retrieval_workspace, embedder=embedder)
 
 
+@pytest.mark.slow
 def test_invoke_returns_documents_with_metadata(workspace_retriever):
     docs = RagloopRetriever(retriever=workspace_retriever, k=2).invoke("Which state's law governs the contract?")
     assert len(docs) == 2 and all(isinstance(d, Document) for d in docs)
@@ -32,6 +33,7 @@ def test_invoke_returns_documents_with_metadata(workspace_retriever):
     assert top.metadata["rerank_score"] is None and top.metadata["score"] >= docs[1].metadata["score"]
 
 
+@pytest.mark.slow
 def test_scope_and_rerank_fields(workspace_retriever, retrieval_workspace, embedder):
     scoped = RagloopRetriever(retriever=workspace_retriever, k=5, scope={"lease"}).invoke("termination notice")
     assert {d.metadata["doc_id"] for d in scoped} == {"lease"}
@@ -42,6 +44,7 @@ def test_scope_and_rerank_fields(workspace_retriever, retrieval_workspace, embed
     assert all(d.metadata["rerank_score"] is not None for d in reranked)
 
 
+@pytest.mark.slow
 def test_inside_an_lcel_chain(workspace_retriever):
     chain = RagloopRetriever(retriever=workspace_retriever, k=1) | RunnableLambda(lambda docs: [d.metadata["doc_id"] for d in docs])
     assert chain.batch(["binding arbitration of disputes", "rent is due monthly"]) == [["supply"], ["lease"]]

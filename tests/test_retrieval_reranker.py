@@ -30,6 +30,7 @@ def test_no_reranker_keeps_incoming_order():
     assert reranker.score("q", []) == []
 
 
+@pytest.mark.slow
 def test_cross_encoder_loads_scores_in_batches_and_truncates(cross_encoder_dir):
     reranker = load_reranker(str(cross_encoder_dir))
     assert isinstance(reranker, CrossEncoderReranker)
@@ -43,6 +44,7 @@ def test_cross_encoder_loads_scores_in_batches_and_truncates(cross_encoder_dir):
     assert reranker.score("Which law governs?", []) == []
 
 
+@pytest.mark.slow
 def test_reranker_version_follows_the_weights(cross_encoder_dir, tmp_path):
     import shutil
 
@@ -58,6 +60,7 @@ def test_reranker_version_follows_the_weights(cross_encoder_dir, tmp_path):
     assert CrossEncoderReranker(copy).version != CrossEncoderReranker(cross_encoder_dir).version
 
 
+@pytest.mark.slow
 def test_bad_reranker_spec_is_a_model_error(tmp_path):
     with pytest.raises(ModelError, match="models.reranker"):
         load_reranker(str(tmp_path / "missing"))

@@ -10,6 +10,8 @@ from rag_agent.retrieval.reranker import NoReranker
 from rag_agent.retrieval.searcher import WorkspaceRetriever
 from rag_agent.workspace import Workspace
 
+pytestmark = pytest.mark.slow  # every test searches an index built by the real MiniLM
+
 
 @pytest.fixture(scope="module")
 def retriever(retrieval_workspace, embedder):

@@ -12,7 +12,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from agent_fakes import FakeRetriever, FakeWeb, ScriptedLLM, invalid_json_error
+from tests.fakes import FakeRetriever, FakeWeb, ScriptedLLM, add_fake_documents, invalid_json_error
 from rag_agent.graph.runner import run_tasks
 from rag_agent.tasks import Task
 from rag_agent.tracing import TraceStore
@@ -43,10 +43,7 @@ def fill_trace(store, run_id, task_id):
 
 @pytest.fixture()
 def ws_with_docs(workspace):
-    with workspace.db() as con:
-        for doc_id in DOCS:
-            con.execute("INSERT INTO documents (doc_id, source, sha256, n_chars, text) VALUES (?, 'test', 'x', 1, 'x')", [doc_id])
-    return workspace
+    return add_fake_documents(workspace, DOCS)
 
 
 def test_a_failure_inside_the_commit_writes_nothing_of_that_task(workspace, monkeypatch):
@@ -70,6 +67,7 @@ def test_a_failure_inside_the_commit_writes_nothing_of_that_task(workspace, monk
     store.close()
 
 
+@pytest.mark.slow
 def test_kill_9_during_a_commit_leaves_no_half_task(workspace, tmp_path):
     marker = tmp_path / "inside-transaction"
     child = textwrap.dedent(f"""
@@ -101,6 +99,7 @@ def test_kill_9_during_a_commit_leaves_no_half_task(workspace, tmp_path):
     store.close()
 
 
+@pytest.mark.slow
 def test_parallel_workers_write_every_task_once(ws_with_docs):
     tasks = [Task(id=f"t{i}", question=f"Question {i}?", doc_id=f"doc{i % 3}", answer="Yes", answer_type="yes_no") for i in range(9)]
     summary = run_tasks(ws_with_docs, tasks, "par", llm=ScriptedLLM(), retriever=FakeRetriever(DOCS), web=FakeWeb(),

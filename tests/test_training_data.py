@@ -17,15 +17,20 @@ CHUNKS = {
 Q1, Q2 = "Which law governs?", "When does it end?"
 
 
+def insert_chunks(con, chunks: dict[str, str]) -> None:
+    """`chunks` rows of document 'c' from {"c:<start>-<end>": text}, in order."""
+    for ordinal, (chunk_id, text) in enumerate(chunks.items()):
+        start, end = map(int, chunk_id.split(":")[1].split("-"))
+        con.execute(
+            "INSERT INTO chunks (chunk_id, doc_id, ordinal, start_char, end_char, text, content_hash) VALUES (?, 'c', ?, ?, ?, ?, 'h')",
+            [chunk_id, ordinal, start, end, text],
+        )
+
+
 def fill_feedback(ws) -> None:
     """A tiny harvest: what `feedback harvest` would leave after two tasks."""
     with ws.db() as con:
-        for ordinal, (chunk_id, text) in enumerate(CHUNKS.items()):
-            start, end = map(int, chunk_id.split(":")[1].split("-"))
-            con.execute(
-                "INSERT INTO chunks (chunk_id, doc_id, ordinal, start_char, end_char, text, content_hash) VALUES (?, 'c', ?, ?, ?, ?, 'h')",
-                [chunk_id, ordinal, start, end, text],
-            )
+        insert_chunks(con, CHUNKS)
         labels = [("r1", "t1", Q1, "c:0-10", 3), ("r1", "t1", Q1, "c:10-20", 0), ("r1", "t1", Q1, "c:30-40", 1),
                   ("r1", "t2", Q2, "c:20-30", 2), ("r1", "t2", Q2, "c:30-40", 0), ("r2", "t1", Q1, "c:0-10", 1)]
         for run, task, query, chunk, grade in labels:
@@ -71,6 +76,7 @@ def test_loaders_join_chunk_texts_and_keep_provenance(workspace):
     assert data.summarize(examples, "feedback")["n"] == 2
 
 
+@pytest.mark.slow
 def test_supervised_reference_uses_train_gold_only_and_is_labelled(shared_data, embedder):
     from training.supervised import SOURCE, build_supervised_reference
 

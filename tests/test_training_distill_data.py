@@ -13,6 +13,8 @@ from rag_agent.errors import DataError
 from training import data, registry
 from training.losses.listwise_kl import listwise_kl, pad_lists, teacher_confidence
 
+from tests.test_training_data import insert_chunks
+
 CHUNKS = {f"c:{i}0-{i + 1}0": f"Clause number {i} of the test contract." for i in range(5)}
 Q1, Q2, Q3 = "Which law governs?", "When does it end?", "Who are the parties?"
 
@@ -20,12 +22,7 @@ Q1, Q2, Q3 = "Which law governs?", "When does it end?", "Who are the parties?"
 def _fill(ws, labels) -> None:
     """labels: (run, task, query, chunk_id, score or None)."""
     with ws.db() as con:
-        for ordinal, (chunk_id, text) in enumerate(CHUNKS.items()):
-            start, end = map(int, chunk_id.split(":")[1].split("-"))
-            con.execute(
-                "INSERT INTO chunks (chunk_id, doc_id, ordinal, start_char, end_char, text, content_hash) VALUES (?, 'c', ?, ?, ?, ?, 'h')",
-                [chunk_id, ordinal, start, end, text],
-            )
+        insert_chunks(con, CHUNKS)
         for run, task, query, chunk, score in labels:
             con.execute(
                 "INSERT INTO judge_labels (run_id, task_id, query, chunk_id, grade, score, signal) VALUES (?, ?, ?, ?, 1, ?, 'llm_judge')",
@@ -121,6 +118,7 @@ def _fake_embedder(ws, version_id: str, content_version: str) -> registry.ModelV
     return registry.get_version(ws, version_id)
 
 
+@pytest.mark.slow
 def test_a_reranker_serves_only_with_its_embedder_and_rollback_restores_the_pair(workspace):
     base = registry.champion(workspace, "embedder")
     reranker = _fake_reranker(workspace, "reranker-0001-aaaaaa", base)

@@ -12,8 +12,6 @@ from training.data import EmbedderExample
 from training.embedder_config import EmbedderTrainConfig
 from training.embedder_trainer import padded_negatives, to_dataset, train_embedder
 
-pytestmark = pytest.mark.slow
-
 
 def _cuad_examples(shared_data, n: int = 12, per_contract: int = 2) -> list[EmbedderExample]:
     """Question -> its gold clause; hard negatives = clauses of the same contract that are no
@@ -60,6 +58,7 @@ def _margin(path, examples) -> float:
     return float(np.mean((q * p).sum(1) - (q * n).sum(1)))
 
 
+@pytest.mark.slow
 def test_training_changes_weights_lowers_loss_and_separates_pairs(trained):
     from training.merge import load_model
 
@@ -72,6 +71,7 @@ def test_training_changes_weights_lowers_loss_and_separates_pairs(trained):
     assert _margin(result.path, examples) > _margin(parent, examples)
 
 
+@pytest.mark.slow
 def test_merge_is_exactly_the_interpolation(trained, tmp_path):
     from training.merge import load_model, merge_dirs
 

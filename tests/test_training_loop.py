@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.agent_fakes import ScriptedLLM
+from tests.fakes import ScriptedLLM
 
 CONTRACT_CHARS = 2500  # the head of each contract keeps embedding cheap
 

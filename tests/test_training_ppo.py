@@ -48,6 +48,7 @@ def test_ndcg_and_clipped_loss_behave():
     assert float(beyond.grad[0]) == 0.0
 
 
+@pytest.mark.slow
 def test_ppo_learns_the_ideal_ranking_of_a_linear_toy_problem():
     generator = torch.Generator().manual_seed(0)
     n_groups, n_candidates, dim = 12, 8, 5

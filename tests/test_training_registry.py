@@ -42,6 +42,7 @@ def test_candidate_needs_files_and_a_registered_parent(workspace):
         registry.check_kind("generator")
 
 
+@pytest.mark.slow
 def test_promote_then_rollback_restores_previous_champion(workspace):
     ids = []
     for n in (1, 2):
