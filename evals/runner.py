@@ -13,7 +13,6 @@ only scores what was never scored.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import logging
 import os

@@ -87,7 +87,7 @@ class FeedbackConfig(Section):
     fallback_negative_weight: float = 0.3
     """Shown chunks of a task that needed web search: weak negatives of this weight."""
     positive_threshold: float = 0.4
-    """"calibrated" grading (feedback.judge.calibrated_grades): grade 2 when P(yes) >= this and >=
+    """"calibrated" grading (calibrated_grades in feedback/judge.py): grade 2 when P(yes) >= this and >=
     positive_relative x the question's best P(yes); no retriever-rank condition. Chosen on the tuning
     half of dev for the default question-first pointwise judge (bench/judge.py --grid over 0.3..0.8 x
     0..1; best kappa at 0.4 / 0.9). The passage-first judge's P(yes) sits on another scale (its best:

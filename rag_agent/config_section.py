@@ -125,10 +125,9 @@ def to_toml(data: dict[str, Any], commented: bool = False) -> str:
     blocks: list[str] = []
 
     def table(name: str, values: dict[str, Any]) -> None:
-        lines = [f"[{name}]"] if name else []
-        lines += [f"{mark}{k} = {_toml_value(v)}" for k, v in values.items() if not isinstance(v, dict)]
-        if lines:
-            blocks.append("\n".join(lines))
+        lines = [f"{mark}{k} = {_toml_value(v)}" for k, v in values.items() if not isinstance(v, dict)]
+        if lines:  # a table holding only sub-tables (`[training]`) needs no header of its own
+            blocks.append("\n".join(([f"[{name}]"] if name else []) + lines))
         for k, v in values.items():
             if isinstance(v, dict):
                 table(f"{name}.{k}" if name else k, v)
