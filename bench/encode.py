@@ -49,10 +49,11 @@ def main() -> None:
     parser.add_argument("--data-dir", default=RagloopConfig().data_dir)
     args = parser.parse_args()
 
-    from rag_agent.retrieval.embedder import SentenceTransformerEmbedder
+    from rag_agent.config import ModelsConfig
+    from rag_agent.retrieval.embedder import load_embedder
 
     texts = cuad_chunks(Path(args.data_dir), args.chunks)
-    embedder = SentenceTransformerEmbedder.from_spec("bundled:all-MiniLM-L6-v2", batch_size=args.batch_size)
+    embedder = load_embedder(ModelsConfig(batch_size=args.batch_size), "bundled:all-MiniLM-L6-v2")
     model = embedder.model  # the same weights for both sides
 
     def ragloop() -> None:

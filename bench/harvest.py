@@ -56,12 +56,12 @@ def main() -> None:
             return
         from rag_agent.llm.factory import load_llm
 
-        from feedback.judge import JudgeSettings, LLMJudge
+        from feedback.judge import LLMJudge
 
         ws2 = Workspace.open(Path(tmp) / "ws-llm", overrides=[f"llm.backend={args.backend}"])
         with ws2.db() as con:
             synthetic_workload(con, args.judge_tasks, seed=1)
-            judge = LLMJudge(load_llm(ws2.config.llm), JudgeSettings.from_config(ws2.config.feedback))
+            judge = LLMJudge(load_llm(ws2.config.llm), ws2.config.feedback.judge)
             started = time.perf_counter()
             report = Harvester(ws2, con, judge, _NoMining(ws2)).run()
             minutes = (time.perf_counter() - started) / 60

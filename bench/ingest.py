@@ -76,13 +76,13 @@ def run_ingest(ws, manifests: list[Path]):
 
 
 def scoped_search_latency(ws, task_files: list[Path], n_queries: int, seed: int) -> dict[str, float]:
-    from rag_agent.retrieval.embedder import SentenceTransformerEmbedder
+    from rag_agent.retrieval.embedder import load_embedder
     from rag_agent.retrieval.factory import open_index
 
     tasks = [json.loads(line) for path in task_files for line in path.read_text().splitlines() if line.strip()]
     sample = random.Random(seed).sample(tasks, min(n_queries, len(tasks)))
     cfg = ws.config.models
-    embedder = SentenceTransformerEmbedder.from_spec(cfg.embedder, batch_size=cfg.batch_size, device=cfg.device)
+    embedder = load_embedder(cfg)
     index = open_index(ws, embedder.version, embedder.dim, create=False)
     embedder.encode(["warm-up"], is_query=True)
     search_ms, total_ms = [], []

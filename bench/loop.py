@@ -1,7 +1,7 @@
 """Wall time per stage per cycle of the training loop.
 
     .venv/bin/python bench/loop.py --workspace W                 # figures of a loop already run in W
-    .venv/bin/python bench/loop.py --workspace W --run --cycles 1 --set training.tasks_per_cycle=4
+    .venv/bin/python bench/loop.py --workspace W --run --cycles 1 --set training.loop.tasks_per_cycle=4
 
 With --run it first runs (or resumes) `training loop` in W with the given overrides. Prints one row
 per cycle with the seconds of each step (select, agent, harvest, train, reindex, evaluate, probe,

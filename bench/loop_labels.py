@@ -40,9 +40,9 @@ def main() -> None:
     from rag_agent.types import Chunk
     from rag_agent.workspace import Workspace
 
-    ws = Workspace.open(args.workspace, read_only=True) if _takes_read_only() else Workspace.open(args.workspace)
+    ws = Workspace.open(args.workspace, create=False)
     cfg = ws.config
-    positive_grade = _positive_grade(cfg)
+    positive_grade = cfg.training.data.positive_grade
     with ws.db() as con:
         labels = con.execute(
             """SELECT l.run_id, l.task_id, l.chunk_id, l.grade, l.score, min(r.rank) FROM judge_labels l
@@ -87,27 +87,6 @@ def main() -> None:
 
 def _ratio(num: int, den: int) -> str:
     return f"{num}/{den} = {num / den:.2f}" if den else f"{num}/0"
-
-
-def _positive_grade(cfg) -> int:
-    training = cfg.training
-    for path in ("positive_grade", "data.positive_grade"):
-        value = training
-        try:
-            for part in path.split("."):
-                value = getattr(value, part)
-            return int(value)
-        except AttributeError:
-            continue
-    return 2
-
-
-def _takes_read_only() -> bool:
-    import inspect
-
-    from rag_agent.workspace import Workspace
-
-    return "read_only" in inspect.signature(Workspace.open).parameters
 
 
 if __name__ == "__main__":

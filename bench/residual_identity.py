@@ -20,23 +20,23 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 def main() -> None:
     from evals.runner import evaluate_suite
-    from rag_agent.retrieval.embedder import SentenceTransformerEmbedder
+    from rag_agent.retrieval.embedder import load_embedder
     from rag_agent.retrieval.reranker import load_reranker
     from rag_agent.workspace import Workspace
     from supervised_reference import dev_suite
-    from training.reranker_model import RerankerTrainConfig, finish, start
+    from training.reranker_model import finish, start
 
     out, n_dev = Path(sys.argv[1]), int(sys.argv[2]) if len(sys.argv) > 2 else 0
     ws = Workspace.open(out / "ws")  # its embedding cache: the retriever-only pass encodes once
     cfg = ws.config
     cfg.eval.rerank_k = 10
     data = Path(cfg.data_dir)
-    embedder = SentenceTransformerEmbedder.from_spec("bundled:all-MiniLM-L6-v2")
+    embedder = load_embedder(cfg.models, "bundled:all-MiniLM-L6-v2")
     if not (out / "untrained").exists():
-        rr_cfg = RerankerTrainConfig()
-        model, base, start_state = start(None, rr_cfg, "bundled:all-MiniLM-L6-v2")
+        rr_cfg = cfg.training.reranker
+        model, base, start_state = start(None, rr_cfg, "bundled:all-MiniLM-L6-v2", models=cfg.models)
         finish(model, base, start_state, rr_cfg, out / "untrained", {"objective": "untrained"})
-    reranker = load_reranker(str(out / "untrained"), embedder=embedder)
+    reranker = load_reranker(cfg.models, str(out / "untrained"), embedder=embedder)
     suites = [(data / "mteb_law" / "aila_statutes", None), (data / "mteb_law" / "legalbench_corporate_lobbying", None),
               (dev_suite(data, "reporting" if n_dev else "all", n_dev, out), "dev")]
     for path, split in suites:

@@ -2,10 +2,10 @@
 
 Builds the clearly labelled supervised reference from gold evidence of CUAD *train* tasks
 (training/supervised.py; never dev), fine-tunes the base embedder on it with and without weight
-merging (training.merge_alpha), and evaluates base / fine-tuned / merged on the CUAD dev suite and
+merging (training.embedder.merge_alpha), and evaluates base / fine-tuned / merged on the CUAD dev suite and
 the MTEB law tasks. With `--reranker`, also trains the residual reranker (distill objective on the
 same gold lists) over the first gold-trained embedder, once per `--reranker-alphas` value
-(training.reranker_merge_alpha), and evaluates gold embedder + gold reranker against that gold
+(training.reranker.merge_alpha), and evaluates gold embedder + gold reranker against that gold
 embedder alone. Prints one NDCG@10 table. This is the ceiling feedback-trained models are compared
 with, and the measurement behind the default forgetting control.
 
@@ -37,7 +37,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--reranker", action="store_true", help="also train + evaluate the residual reranker over the first embedder")
     parser.add_argument("--reranker-steps", type=int, default=60)
-    parser.add_argument("--reranker-alphas", default="1.0", help="training.reranker_merge_alpha values to train")
+    parser.add_argument("--reranker-alphas", default="1.0", help="training.reranker.merge_alpha values to train")
     parser.add_argument("--rerank-k", type=int, default=10, help="candidates the reranker re-scores (the loop's depth)")
     parser.add_argument("--dev-half", default="all", help="tuning, reporting or all: which half of the dev contracts to evaluate")
     parser.add_argument("--dev-contracts", type=int, default=0, help="evaluate only the first N dev contracts of that half (0 = all; CPU time)")
@@ -52,9 +52,8 @@ def main() -> None:
     from rich.console import Console
 
     from rag_agent.config import RagloopConfig
-    from rag_agent.retrieval.embedder import SentenceTransformerEmbedder
+    from rag_agent.retrieval.embedder import load_embedder
     from rag_agent.workspace import Workspace
-    from training.embedder_config import EmbedderTrainConfig
     from training.embedder_trainer import train_embedder
     from training.supervised import build_supervised_reference
 
@@ -63,26 +62,27 @@ def main() -> None:
     cfg.eval.rerank_k = args.rerank_k
     data = Path(args.data or cfg.data_dir)
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    base = SentenceTransformerEmbedder.from_spec(args.embedder, batch_size=128 if device == "cuda" else 32, device=device)
+    cfg.models.device, cfg.models.batch_size = device, 128 if device == "cuda" else 32
+    base = load_embedder(cfg.models, args.embedder)
     console = Console()
     task_ids = set(Path(args.task_ids).read_text().split()) if args.task_ids else None
 
     started = time.perf_counter()
-    reference = build_supervised_reference(data / "cuad", cfg.chunking, base, max_tasks=args.max_tasks, top_k=cfg.training.supervised_top_k,
-                                           overlap_fraction=cfg.eval.overlap_fraction, seed=cfg.training.seed, task_ids=task_ids)
+    reference = build_supervised_reference(data / "cuad", cfg.chunking, base, max_tasks=args.max_tasks, top_k=cfg.training.data.supervised_top_k,
+                                           overlap_fraction=cfg.eval.overlap_fraction, seed=cfg.training.data.seed, task_ids=task_ids)
     console.print(f"supervised reference (train tasks only): {reference.summary()} in {time.perf_counter() - started:.0f}s")
 
     out = Path(args.out or tempfile.mkdtemp(prefix="supref-"))
     pipelines = {} if args.no_base else {"base": (base, None)}
     gold_embedder = None
     for alpha in [float(a) for a in args.alphas.split(",")]:
-        train_cfg = EmbedderTrainConfig.from_training(cfg.training, merge_alpha=alpha, epochs=args.epochs)
+        train_cfg = cfg.training.embedder.updated(merge_alpha=alpha, epochs=args.epochs)
         started = time.perf_counter()
-        result = train_embedder(base.path, reference.examples, train_cfg, out / f"alpha-{alpha}")
+        result = train_embedder(base.path, reference.examples, train_cfg, out / f"alpha-{alpha}", distill_cfg=cfg.training.distill, models=cfg.models)
         console.print(f"trained alpha={alpha}: {result.n_examples} examples, loss {result.metrics['loss_before']:.3f} -> "
                       f"{result.metrics['loss_after']:.3f} in {time.perf_counter() - started:.0f}s")
         name = "fine-tuned (no merge)" if alpha == 1.0 else f"merged alpha={alpha}"
-        embedder = SentenceTransformerEmbedder(result.path, batch_size=base.batch_size, device=device)
+        embedder = load_embedder(cfg.models, str(result.path))
         pipelines[name] = (embedder, None)
         gold_embedder = gold_embedder or (name, embedder)
     if args.reranker:
@@ -99,20 +99,20 @@ def train_rerankers(args, cfg, reference, gold_embedder, out: Path, console) -> 
     over the first gold-trained embedder, one per reranker merge alpha."""
     from rag_agent.retrieval.reranker import load_reranker
     from training.data import ScoredList
-    from training.distill_config import DistillConfig
     from training.distill_trainer import train_reranker_distill
 
     name, embedder = gold_embedder
     lists = [ScoredList(g.query, g.texts, [x / 3.0 for x in g.grades], 1.0, g.origin) for g in reference.lists]
     found = {}
     for alpha in [float(a) for a in args.reranker_alphas.split(",")]:
-        rr_cfg = DistillConfig.from_training(cfg.training, max_steps=args.reranker_steps, merge_alpha=alpha)
+        rr_cfg = cfg.training.reranker.updated(max_steps=args.reranker_steps, merge_alpha=alpha)
         started = time.perf_counter()
-        result = train_reranker_distill(None, lists, rr_cfg, out / f"reranker-alpha-{alpha}", embedder=str(embedder.path))
+        result = train_reranker_distill(None, lists, rr_cfg, out / f"reranker-alpha-{alpha}", embedder=str(embedder.path),
+                                        objective=cfg.training.distill, models=cfg.models)
         m = result.metrics
         console.print(f"reranker alpha={alpha}: {len(lists)} gold lists, {len(m['losses'])} steps, KL {m['kl_before']:.3f} -> {m['kl_after']:.3f}, "
                       f"top-1 agreement {m['top1_agreement_before']:.2f} -> {m['top1_agreement_after']:.2f} in {time.perf_counter() - started:.0f}s")
-        found[f"{name} + reranker alpha={alpha}"] = (embedder, load_reranker(str(result.path), embedder=embedder))
+        found[f"{name} + reranker alpha={alpha}"] = (embedder, load_reranker(cfg.models, str(result.path), embedder=embedder))
     return found
 
 

@@ -9,11 +9,11 @@ verdicts (evals/promotion_records.py). The conditions:
   `evals gate`       passes when no suite regresses
   dev rises          the 95% bootstrap CI of the dev suite's mean delta lies above 0 (`dev_rose`)
   a law task holds   it regresses neither against the current pipeline nor, with
-                     `training.guard_against_base`, against the base models (`guard_holds`):
+                     `training.loop.guard_against_base`, against the base models (`guard_holds`):
                      each cycle may lose a little within the tolerance, so without the anchor
                      forgetting could creep
   the probe vetoes   the proposed pipeline lost more probe tasks than it won AND the one-sided
-                     McNemar p < `training.probe_alpha`                      (`probe_vetoes`)
+                     McNemar p < `training.loop.probe_alpha`                      (`probe_vetoes`)
   a candidate (embedder, reranker) is promoted when dev rises, every law task holds and the probe
   does not veto (`decide`).
 
@@ -77,10 +77,10 @@ class PromotionPolicy:
     alpha: float  # gate.alpha: significance of a drop; the CIs are (1 - alpha)
     bootstrap_samples: int  # gate.bootstrap_samples
     seed: int  # gate.seed: the bootstrap's seed
-    guard_against_base: bool  # training.guard_against_base: law tasks also checked against the base models
-    probe_tasks: int  # training.probe_tasks: 0 = no agent probe (the retrieval gate decides alone)
-    probe_alpha: float  # training.probe_alpha
-    probe_seed: int  # training.seed: the probe bootstrap's seed
+    guard_against_base: bool  # training.loop.guard_against_base: law tasks also checked against the base models
+    probe_tasks: int  # training.loop.probe_tasks: 0 = no agent probe (the retrieval gate decides alone)
+    probe_alpha: float  # training.loop.probe_alpha
+    probe_seed: int  # training.loop.seed: the probe bootstrap's seed
 
     @classmethod
     def from_config(cls, cfg=None) -> PromotionPolicy:
@@ -93,7 +93,7 @@ class PromotionPolicy:
         if cfg is None or isinstance(cfg, GateConfig):
             gate, training = cfg or GateConfig(), TrainingConfig()
         elif isinstance(cfg, RagloopConfig):
-            gate, training = cfg.gate, cfg.training
+            gate, training = cfg.gate, cfg.training.loop
         else:
             from rag_agent.errors import ConfigError
 
@@ -143,7 +143,7 @@ class PromotionPolicy:
         if not evaluation.any_passed:
             return ProbeResult(passed=False, skipped="no candidate passed the retrieval gate")
         if self.probe_tasks <= 0:
-            return ProbeResult(passed=True, skipped="training.probe_tasks = 0")
+            return ProbeResult(passed=True, skipped="training.loop.probe_tasks = 0")
         return None
 
     def probe_result(self, champion: ProbeRun, proposed: ProbeRun, stats: ProbeStats) -> ProbeResult:

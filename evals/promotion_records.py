@@ -39,7 +39,7 @@ class Outcome(str, Enum):
     NO_CANDIDATE = "no_candidate"  # train produced none (too little feedback)
     DEV_NOT_SIGNIFICANT = "dev_not_significant"  # the dev suite's 95% CI of the rise does not lie above 0
     REGRESSED_VS_CHAMPION = "regressed_vs_champion"  # a law task dropped significantly against the current pipeline
-    REGRESSED_VS_BASE = "regressed_vs_base"  # ... against the base models (training.guard_against_base)
+    REGRESSED_VS_BASE = "regressed_vs_base"  # ... against the base models (training.loop.guard_against_base)
     RETRIEVAL_PASSED = "retrieval_passed"  # evaluate's verdict before the probe
     PROBE_DROP = "probe_drop"  # the agent probe found a significant drop
     PROMOTED = "promoted"

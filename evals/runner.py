@@ -13,7 +13,6 @@ only scores what was never scored.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import logging
 import os
@@ -105,20 +104,21 @@ def evaluate_ref(ref: SuiteRef, embedder, reranker=None, ws=None, cfg: RagloopCo
 def _resolve(embedder, reranker, ws, cfg):
     cfg = cfg or (ws.config if ws is not None else RagloopConfig())
     if isinstance(embedder, (str, Path)):
-        from rag_agent.retrieval.embedder import SentenceTransformerEmbedder
+        from rag_agent.retrieval.embedder import load_embedder
 
-        embedder = SentenceTransformerEmbedder.from_spec(str(embedder), batch_size=cfg.models.batch_size, device=cfg.models.device)
+        embedder = load_embedder(cfg.models, str(embedder))
     if isinstance(reranker, (str, Path)):
-        reranker = load_reranker_spec(str(reranker))
+        reranker = load_reranker_spec(str(reranker), cfg.models)
     return embedder, reranker, cfg
 
 
-def load_reranker_spec(spec: str) -> Reranker | None:
+def load_reranker_spec(spec: str, models) -> Reranker | None:
+    """None for no reranker, else `load_reranker(models, spec)` (the `models` section's device)."""
     if spec in ("", "none"):
         return None
     from rag_agent.retrieval.reranker import load_reranker
 
-    return load_reranker(spec)
+    return load_reranker(models, spec)
 
 
 def _fmt(metrics: dict[str, float]) -> str:
@@ -182,7 +182,7 @@ def _cuad_run(suite: CuadSuite, embedder: TextEmbedder, cfg: RagloopConfig, cach
         "tasks_without_relevant_chunk": len(suite.tasks) - len(tasks),
         "relevant_chunks_per_task": round(sum(len(q) for q in qrels.values()) / max(len(qrels), 1), 3),
     }
-    return qrels, run, texts, queries, dataclasses.asdict(cfg.chunking), details
+    return qrels, run, texts, queries, cfg.chunking.model_dump(), details
 
 
 # ---- reranking ------------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ app = RagloopApp(
 def harvest_command(
     workspace: Path = WorkspaceOpt,
     run: Optional[str] = typer.Option(None, "--run", help="Only this run id (default: every run)."),
-    judge: Optional[str] = typer.Option(None, "--judge", help="llm or none (default: feedback.judge)."),
+    judge: Optional[str] = typer.Option(None, "--judge", help="llm or none (default: feedback.judge.backend)."),
     workers: int = typer.Option(1, "--workers", min=1, help="Concurrent judge requests (llm.backend=openai only; an embedded model serves one at a time)."),
     regrade: bool = typer.Option(False, "--regrade", help="Re-derive already-harvested tasks from the judge cache under today's rules (no LLM call)."),
     overrides: Optional[List[str]] = SetOpt,
@@ -35,19 +35,19 @@ def harvest_command(
     from feedback.harvest import Harvester
 
     setup_logging(verbose)
-    ws = open_workspace(workspace, list(overrides or []) + ([f"feedback.judge={judge}"] if judge else []), create=False)
+    ws = open_workspace(workspace, list(overrides or []) + ([f"feedback.judge.backend={judge}"] if judge else []), create=False)
     if workers > 1 and ws.config.llm.backend != "openai":
         from rag_agent.errors import ConfigError
 
         raise ConfigError(f"--workers {workers} with llm.backend={ws.config.llm.backend}", "llm.backend=openai for concurrent judge requests", "drop --workers or set llm.backend=openai")
     judge_impl = None
-    if ws.config.feedback.judge == "llm":
+    if ws.config.feedback.judge.backend == "llm":
         from rag_agent.llm.factory import load_llm
 
-        from feedback.judge import CacheOnlyLLM, JudgeSettings, LLMJudge
+        from feedback.judge import CacheOnlyLLM, LLMJudge
 
         llm = CacheOnlyLLM.for_config(ws.config.llm) if regrade else load_llm(ws.config.llm)
-        judge_impl = LLMJudge(llm, JudgeSettings.from_config(ws.config.feedback))
+        judge_impl = LLMJudge(llm, ws.config.feedback.judge)
     # No connection handed in: the harvester holds the workspace only while it reads or writes,
     # never across judge calls, so a loop or another reader can use the workspace meanwhile.
     harvester = Harvester(ws, None, judge_impl, workers=workers)

@@ -152,6 +152,12 @@ class Harvester:
         return self.report
 
     @property
+    def judge_settings(self):
+        """The settings of the judge this harvester was GIVEN (an `LLMJudge` carries its
+        `feedback.judge` section); the workspace's section only for a judge that carries none."""
+        return getattr(self.judge, "settings", None) or self.cfg.judge
+
+    @property
     def judge_mode(self) -> str | None:
         """The mode of the judge this harvester was GIVEN (not the workspace config's)."""
         return getattr(getattr(self.judge, "settings", None), "mode", None)
@@ -213,13 +219,13 @@ class Harvester:
         return TaskProducts(labels, new_cache, pairs, rewards, self._negatives(trace, grades, texts))
 
     def _to_judge(self, trace: TaskTrace, texts: dict) -> list[str]:
-        """Top judge_depth of every served ranking, the chunks each attempt showed (after a rewrite
+        """Top judge depth of every served ranking, the chunks each attempt showed (after a rewrite
         they need not be its top ranks: agent.rewrite_shows_new), and everything cited or ignored,
         in first-seen order."""
         order: list[str] = []
         for attempt, stage in trace.served_rankings():
             ranking = trace.ranking(attempt, stage)
-            order += [r.chunk_id for r in ranking[: self.cfg.judge_depth]] + [r.chunk_id for r in ranking if r.shown]
+            order += [r.chunk_id for r in ranking[: self.judge_settings.depth]] + [r.chunk_id for r in ranking if r.shown]
         order += list(trace.cited) + list(trace.ignored)
         return [c for c in dict.fromkeys(order) if c in texts]
 
@@ -277,7 +283,7 @@ class Harvester:
             by_hash.setdefault(texts[c][1], c)
         unique = list(by_hash.values())
         new_cache: list[tuple[str, Label]] = []
-        batch = max(1, self.cfg.judge_batch)
+        batch = max(1, self.judge_settings.batch)
         for start in range(0, len(unique), batch):
             part = unique[start : start + batch]
             calls_before = getattr(self.judge, "calls", 0)

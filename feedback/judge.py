@@ -4,7 +4,7 @@ Measured: a 1.5B model asked listwise "which ids contain the clause needed to an
 of 125 top-5 chunks relevant (precision = base rate): a yes/no-by-listing prompt carries no
 signal. So the judge never trusts a bare "relevant" claim:
 
-* "quote" (batched, cfg.feedback.judge_batch chunks per call): the judge must QUOTE the clause
+* "quote" (batched, feedback.judge.batch chunks per call): the judge must QUOTE the clause
   that answers the question; the quote is verified against the chunk text (fuzzy). A grade
   above 1 needs a verified quote: claimed relevance without verifiable evidence is capped at 1,
   and the LLM alone never awards 3 (that needs the task's verified answer in the chunk).
@@ -31,13 +31,12 @@ import logging
 import math
 import re
 import statistics
-from dataclasses import dataclass
 
-from rag_agent.config import FeedbackConfig
 from rag_agent.errors import LLMError
 from rag_agent.protocols import ChatLLM, Label
 
 from feedback.evidence import quote_match
+from feedback.settings import JudgeSettings  # the `feedback.judge` section, which LLMJudge receives itself
 
 log = logging.getLogger(__name__)
 
@@ -124,21 +123,6 @@ def fence(passage_id: int, text: str) -> str:
     return f"{_FENCE_OPEN.format(id=passage_id)}\n{cleaned}\n{_FENCE_CLOSE.format(id=passage_id)}"
 
 
-@dataclass
-class JudgeSettings:
-    mode: str = FeedbackConfig.judge_mode  # ONE default: the config's (they had drifted apart)
-    batch: int = 4
-    quote_min_match: float = 0.85
-    quote_min_chars: int = 12
-    pointwise_relevant: float = 0.7
-    pointwise_related: float = 0.4
-    max_tokens_per_chunk: int = 90  # a quote sentence + a short reason; bounds generation time
-
-    @classmethod
-    def from_config(cls, fb) -> JudgeSettings:
-        return cls(fb.judge_mode, fb.judge_batch, fb.quote_min_match, fb.quote_min_chars, fb.pointwise_relevant, fb.pointwise_related)
-
-
 class CacheOnlyLLM:
     """Stands in for the judge's LLM when only its identity is needed (`feedback harvest --regrade`
     reads verdicts from judge_cache, keyed by model name): loads nothing, and any call is an error."""
@@ -165,10 +149,11 @@ class LLMJudge:
     """Implements the `Judge` protocol over any ChatLLM (embedded llama.cpp or OpenAI-compatible)."""
 
     def __init__(self, llm: ChatLLM, settings: JudgeSettings | None = None):
+        """`settings`: the workspace's `feedback.judge` section itself (default: its defaults)."""
         self.llm = llm
-        self.settings = settings or JudgeSettings()
+        self.settings = settings if settings is not None else JudgeSettings()
         if self.settings.mode not in PROMPT_VERSIONS:
-            raise LLMError(f"feedback.judge_mode={self.settings.mode!r}", f"one of {', '.join(PROMPT_VERSIONS)}", "set feedback.judge_mode")
+            raise LLMError(f"feedback.judge.mode={self.settings.mode!r}", f"one of {', '.join(PROMPT_VERSIONS)}", "set feedback.judge.mode")
         self.model = llm.name
         self.prompt_version = PROMPT_VERSIONS[self.settings.mode]
         self.name = f"{self.model}|{self.prompt_version}"
@@ -267,7 +252,7 @@ def _entries_by_id(parsed, n: int) -> dict[int, dict]:
             by_id[pid] = {"grade": grade, "quote": str(entry.get("quote") or ""), "reason": str(entry.get("reason") or "")}
     missing = [i for i in range(1, n + 1) if i not in by_id]
     if missing:
-        raise JudgeOutputError(f"judge reply missing passages {missing}", f"one valid entry per passage 1..{n}", "lower feedback.judge_batch")
+        raise JudgeOutputError(f"judge reply missing passages {missing}", f"one valid entry per passage 1..{n}", "lower feedback.judge.batch")
     return by_id
 
 

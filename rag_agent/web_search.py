@@ -70,9 +70,9 @@ class CorpusSearch:
 
         cfg = cfg or RagloopConfig()
         if embedder is None:
-            from rag_agent.retrieval.embedder import SentenceTransformerEmbedder
+            from rag_agent.retrieval.embedder import load_embedder
 
-            embedder = SentenceTransformerEmbedder.from_spec(cfg.models.embedder, batch_size=cfg.models.batch_size)
+            embedder = load_embedder(cfg.models)  # device too: this one used to drop it
         chunks = [c for doc in _read_documents(path) for c in chunk_document(doc, cfg.chunking)]
         if not chunks:
             raise ConfigError(f"agent.web_search=corpus:{path}", "a corpus with at least one non-empty document", "point it at a folder of .txt files or a JSONL corpus")

@@ -3,8 +3,6 @@ nearest known ones, and a refused value is refused before a workspace is created
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
 
 from rag_agent.config import RagloopConfig
@@ -15,13 +13,12 @@ from rag_agent.workspace import Workspace
 
 def numeric_keys(cfg: RagloopConfig) -> list[tuple[str, object]]:
     out = []
-    for section in dataclasses.fields(cfg):
-        value = getattr(cfg, section.name)
-        if dataclasses.is_dataclass(value):
-            for f in dataclasses.fields(value):
-                item = getattr(value, f.name)
-                if isinstance(item, (int, float)) and not isinstance(item, bool):
-                    out.append((f"{section.name}.{f.name}", item))
+    for key in cfg.keys():
+        item = cfg
+        for part in key.split("."):
+            item = getattr(item, part)
+        if isinstance(item, (int, float)) and not isinstance(item, bool):
+            out.append((key, item))
     return out
 
 
@@ -38,12 +35,15 @@ def test_every_default_validates_and_round_trips():
     ("gate.tolerance=nan", "finite"),
     ("gate.tolerance=inf", "finite"),
     ("gate.tolerance=-0.1", ">= 0"),
-    ("training.merge_alpha=7", "between 0 and 1"),
+    ("training.embedder.merge_alpha=7", "between 0 and 1"),
+    ("training.ppo.clip=1", "1 (excluded)"),
+    ("training.ppo.samples=1", ">= 2"),
+    ("training.embedder.batch_size=1", ">= 2"),
     ("agent.workers=0", ">= 1"),
     ("chunking.size=0", ">= 1"),
     ("llm.timeout_s=0", "> 0"),
-    ("training.embedder_lr=0", "> 0"),
-    ("feedback.quote_min_match=1.5", "between 0 and 1"),
+    ("training.embedder.lr=0", "> 0"),
+    ("feedback.judge.quote_min_match=1.5", "between 0 and 1"),
     ("agent.max_rewrites=-1", ">= 0"),
     ("agent.workers=true", "type int"),
 ])
@@ -55,8 +55,10 @@ def test_values_that_make_no_sense_are_refused_in_one_line(override, expected):
 
 
 def test_toml_values_are_checked_like_overrides():
-    with pytest.raises(ConfigError, match="training.merge_alpha"):
-        RagloopConfig.from_dict({"training": {"merge_alpha": 7.0}})
+    with pytest.raises(ConfigError, match="training.embedder.merge_alpha"):
+        RagloopConfig.from_dict({"training": {"embedder": {"merge_alpha": 7.0}}})
+    with pytest.raises(ConfigError, match="training.embedder.merge_alpha"):
+        RagloopConfig.from_dict({"training": {"merge_alpha": 7.0}})  # old flat key
     with pytest.raises(ConfigError, match="finite"):
         RagloopConfig.from_dict({"gate": {"tolerance": float("nan")}})
 
@@ -82,7 +84,8 @@ def test_overlap_must_stay_below_the_chunk_size():
     ("agent.worker", "agent.workers"),
     ("gate.tolerence", "gate.tolerance"),
     ("chunkng.size", "chunking.size"),
-    ("training.merge_alpa", "training.merge_alpha"),
+    ("training.embedder.merge_alpa", "training.embedder.merge_alpha"),
+    ("training.ppo.clp", "training.ppo.clip"),
 ])
 def test_unknown_keys_get_the_three_nearest(typo, nearest):
     with pytest.raises(ConfigError) as err:

@@ -98,7 +98,7 @@ def test_a_server_without_logprobs_stops_the_harvest_with_one_line_and_keeps_ear
         script.logprobs, script.requests = False, 0
         # The real command line, as a user runs it: one line on stderr, exit code 2.
         out = subprocess.run([sys.executable, "-m", "feedback", "harvest", "-w", str(ws.root), "--set", "llm.backend=openai",
-                              "--set", f"llm.base_url={url}", "--set", "llm.model=scripted", "--set", "feedback.judge_mode=passage-first"],
+                              "--set", f"llm.base_url={url}", "--set", "llm.model=scripted", "--set", "feedback.judge.mode=passage-first"],
                              cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}, capture_output=True, text=True, timeout=300)
     assert out.returncode == 2, out.stdout + out.stderr
     errors = [line for line in out.stderr.splitlines() if line.startswith("error:")]

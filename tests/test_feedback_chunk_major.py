@@ -53,7 +53,7 @@ def harvest(ws, llm, **kw):
 
 
 def test_one_default_mode_for_settings_and_config():
-    assert JudgeSettings().mode == FeedbackConfig().judge_mode
+    assert JudgeSettings().mode == FeedbackConfig().judge.mode and type(FeedbackConfig().judge) is JudgeSettings
     assert PROMPT_VERSIONS["passage-first"] not in {v for k, v in PROMPT_VERSIONS.items() if k != "passage-first"}
 
 
@@ -90,7 +90,7 @@ def test_harvest_judges_every_pair_once_chunk_major_across_tasks(tmp_path):
 
 def test_grading_follows_the_judge_it_was_given_not_the_workspace_config(tmp_path):
     ws = build(tmp_path / "ws")
-    ws.config.feedback.judge_mode = "quote"  # the config says quote; the judge given is passage-first
+    ws.config.feedback.judge.mode = "quote"  # the config says quote; the judge given is passage-first
     harvest(ws, RecordingLLM())
     with ws.db() as con:
         reasons = [r for (r,) in con.execute("SELECT reason FROM judge_labels WHERE signal = 'llm_judge'").fetchall()]

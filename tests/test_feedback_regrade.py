@@ -56,7 +56,7 @@ def test_cli_regrade_finds_the_cache_of_the_configured_model_and_loads_no_model(
     llm.name = "llama-cpp:qwen2.5-coder-0.5b"  # the name load_llm gives llm.backend=tiny
     harvest(ws, llm)
     before = snapshot(ws)
-    args = ["harvest", "--regrade", "-w", str(ws.root), "--set", "llm.backend=tiny", "--set", "feedback.judge_mode=passage-first"]
+    args = ["harvest", "--regrade", "-w", str(ws.root), "--set", "llm.backend=tiny", "--set", "feedback.judge.mode=passage-first"]
     out = CliRunner().invoke(app, args + ["--set", "feedback.pointwise_grading=calibrated"])
     assert out.exit_code == 0, out.output
     after = snapshot(ws)

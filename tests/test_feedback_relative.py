@@ -25,7 +25,7 @@ class LowConfidenceLLM:
 
 def _labels(tmp_path, grading: str) -> dict[str, int]:
     ws = build(tmp_path / grading)
-    ws.config.feedback.judge_mode = "pointwise"
+    ws.config.feedback.judge.mode = "pointwise"
     ws.config.feedback.pointwise_grading = grading
     with ws.db() as con:
         Harvester(ws, con, LLMJudge(LowConfidenceLLM(), JudgeSettings(mode="pointwise")), NoMining(ws)).run()
@@ -55,7 +55,7 @@ def test_a_verified_yes_makes_its_best_scored_citation_a_positive(tmp_path):
     from rag_agent.workspace import Workspace
     from tests.test_feedback_harvest import CLAUSES
 
-    ws = Workspace.open(tmp_path / "ws", overrides=["feedback.judge_mode=pointwise", "feedback.pointwise_grading=relative", "feedback.verified_yes_positive=true"])
+    ws = Workspace.open(tmp_path / "ws", overrides=["feedback.judge.mode=pointwise", "feedback.pointwise_grading=relative", "feedback.verified_yes_positive=true"])
     con = ws.connect()
     ids = insert_document(con, "c1", "".join(CLAUSES), size=120)
     common = dict(rankings={(0, "rerank"): ids[:4]}, doc_id="c1", answer_type="yes_no", cited={ids[0]: 1, ids[1]: 2})
@@ -87,7 +87,7 @@ def test_consensus_grades_need_the_judge_and_the_retriever_to_agree():
 
 def test_consensus_harvest_gives_at_most_one_positive_per_task_served_near_the_top(tmp_path):
     ws = build(tmp_path / "consensus")
-    ws.config.feedback.judge_mode = "pointwise"
+    ws.config.feedback.judge.mode = "pointwise"
     ws.config.feedback.pointwise_grading = "consensus"
     ws.config.feedback.consensus_max_rank = 2
     with ws.db() as con:
@@ -123,7 +123,7 @@ def test_no_positive_where_the_checked_answer_says_the_clause_is_absent(tmp_path
     from rag_agent.workspace import Workspace
     from tests.test_feedback_harvest import CLAUSES
 
-    ws = Workspace.open(tmp_path / "ws", overrides=["feedback.judge_mode=pointwise", "feedback.pointwise_grading=consensus"])
+    ws = Workspace.open(tmp_path / "ws", overrides=["feedback.judge.mode=pointwise", "feedback.pointwise_grading=consensus"])
     con = ws.connect()
     ids = insert_document(con, "c1", "".join(CLAUSES), size=120)
     governed = next(i for i, text in zip(ids, CLAUSES) if "governed" in text)

@@ -95,9 +95,9 @@ def test_interrupted_ingest_is_completed_by_the_next_run(tmp_path, three_docs, e
 def test_cli_reports_skips_and_exits_2_when_nothing_is_readable(tmp_path, three_docs, embedder, monkeypatch, capsys):
     from rag_agent.cli import app
     from rag_agent.cli_common import run_app
-    from rag_agent.retrieval.embedder import SentenceTransformerEmbedder
+    from rag_agent.retrieval import embedder as embedder_module
 
-    monkeypatch.setattr(SentenceTransformerEmbedder, "from_spec", classmethod(lambda cls, spec, **kw: embedder))
+    monkeypatch.setattr(embedder_module, "load_embedder", lambda models, spec=None: embedder)
     (three_docs / "broken.txt").write_bytes(b"\x00\x01")
     workspace = str(tmp_path / "ws")
     with pytest.raises(SystemExit) as ok:

@@ -94,5 +94,5 @@ def test_the_gate_reranks_at_the_agents_depth():
 
     cfg = RagloopConfig()
     cfg.agent.retrieve_k = 17
-    cfg.training.loop_rerank_k = 3  # deprecated: ignored
+    cfg.training.loop.rerank_k = 3  # deprecated: ignored
     assert rerank_depth(cfg) == 17

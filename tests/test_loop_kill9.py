@@ -81,11 +81,11 @@ def test_kill_9_in_each_stage_then_rerun_completes_without_duplicates(tmp_path, 
     from training.loop import STEPS
 
     data = _mini_data(shared_data, tmp_path / "data")
-    overrides = [f"data_dir={data}", "feedback.judge=llm", "feedback.judge_mode=pointwise", "training.tasks_per_cycle=4",
-                 "training.contracts_per_cycle=2", "training.probe_contracts=1", "training.probe_tasks=2",
-                 "training.guard_suites=mteb_law/tiny_statutes", "training.embedder_max_steps=2", "training.embedder_batch_size=4",
-                 "training.embedder_max_seq_length=64", "training.reranker_max_steps=2", "training.reranker_batch_size=4",
-                 "training.reranker_max_length=64", "training.reranker_min_positives=1", "agent.retrieve_k=5", "gate.bootstrap_samples=200"]
+    overrides = [f"data_dir={data}", "feedback.judge.backend=llm", "feedback.judge.mode=pointwise", "training.loop.tasks_per_cycle=4",
+                 "training.loop.contracts_per_cycle=2", "training.loop.probe_contracts=1", "training.loop.probe_tasks=2",
+                 "training.loop.guard_suites=mteb_law/tiny_statutes", "training.embedder.max_steps=2", "training.embedder.batch_size=4",
+                 "training.embedder.max_seq_length=64", "training.reranker.max_steps=2", "training.reranker.batch_size=4",
+                 "training.reranker.max_length=64", "training.bce.min_positives=1", "agent.retrieve_k=5", "gate.bootstrap_samples=200"]
     root = tmp_path / "ws"
     ws = Workspace.open(root, overrides=overrides)
     for stage in ("agent", "harvest", "train", "evaluate"):

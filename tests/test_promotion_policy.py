@@ -133,13 +133,13 @@ def test_the_probe_is_skipped_when_nothing_passed_or_no_probe_tasks(policy):
     assert policy.probe_skip(rejected) == ProbeResult(passed=False, skipped="no candidate passed the retrieval gate")
     passed = _evaluation(policy.retrieval_verdict(RISE, [], [], anchored=False, scores={}))
     cfg = RagloopConfig()
-    cfg.training.probe_tasks = 0
+    cfg.training.loop.probe_tasks = 0
     assert PromotionPolicy.from_config(cfg).probe_skip(passed).passed
 
 
 def test_every_setting_comes_from_the_config_in_one_place():
     cfg = RagloopConfig()
-    cfg.gate.tolerance, cfg.gate.alpha, cfg.training.probe_alpha, cfg.training.guard_against_base = 0.02, 0.1, 0.2, False
+    cfg.gate.tolerance, cfg.gate.alpha, cfg.training.loop.probe_alpha, cfg.training.loop.guard_against_base = 0.02, 0.1, 0.2, False
     policy = PromotionPolicy.from_config(cfg)
     assert (policy.tolerance, policy.alpha, policy.probe_alpha, policy.guard_against_base) == (0.02, 0.1, 0.2, False)
     assert PromotionPolicy.from_config(GateConfig(tolerance=0.03)).tolerance == 0.03
@@ -155,8 +155,8 @@ def test_payloads_round_trip_through_json(policy):
     assert CycleEvaluation.from_dict(json.loads(json.dumps(evaluation.to_dict()))) == evaluation
     assert ProbeResult.from_dict(json.loads(json.dumps(probe.to_dict()))) == probe
     assert CycleDecision.from_dict(json.loads(json.dumps(decision.to_dict()))) == decision
-    skipped = ProbeResult(passed=True, skipped="training.probe_tasks = 0")
-    assert skipped.to_dict() == {"skipped": "training.probe_tasks = 0", "pass": True}
+    skipped = ProbeResult(passed=True, skipped="training.loop.probe_tasks = 0")
+    assert skipped.to_dict() == {"skipped": "training.loop.probe_tasks = 0", "pass": True}
 
 
 def test_payloads_written_before_the_policy_module_are_read():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from rag_agent.config import ModelsConfig
 from rag_agent.errors import ModelError
 from rag_agent.retrieval.reranker import CrossEncoderReranker, NoReranker, load_reranker
 
@@ -23,7 +24,7 @@ def cross_encoder_dir(tmp_path_factory):
 
 
 def test_no_reranker_keeps_incoming_order():
-    reranker = load_reranker("none")
+    reranker = load_reranker(ModelsConfig(), "none")
     assert isinstance(reranker, NoReranker) and reranker.version == "none"
     scores = reranker.score("q", ["a", "b", "c", "d"])
     assert all(a > b for a, b in zip(scores, scores[1:]))
@@ -32,7 +33,7 @@ def test_no_reranker_keeps_incoming_order():
 
 @pytest.mark.slow
 def test_cross_encoder_loads_scores_in_batches_and_truncates(cross_encoder_dir):
-    reranker = load_reranker(str(cross_encoder_dir))
+    reranker = load_reranker(ModelsConfig(), str(cross_encoder_dir))
     assert isinstance(reranker, CrossEncoderReranker)
     assert reranker.version.startswith("reranker-test@") and len(reranker.version.split("@")[1]) == 12
     texts = ["The tenant pays rent monthly.", "Governed by Delaware law.", "word " * 3000, "Arbitration in New York."]
@@ -63,7 +64,7 @@ def test_reranker_version_follows_the_weights(cross_encoder_dir, tmp_path):
 @pytest.mark.slow
 def test_bad_reranker_spec_is_a_model_error(tmp_path):
     with pytest.raises(ModelError, match="models.reranker"):
-        load_reranker(str(tmp_path / "missing"))
+        load_reranker(ModelsConfig(), str(tmp_path / "missing"))
     (tmp_path / "empty").mkdir()
     with pytest.raises(ModelError):
-        load_reranker(str(tmp_path / "empty")).score("q", ["t"])
+        load_reranker(ModelsConfig(), str(tmp_path / "empty")).score("q", ["t"])

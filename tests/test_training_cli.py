@@ -13,9 +13,9 @@ from training.cli import app
 pytestmark = pytest.mark.slow
 
 TINY = [
-    "--set", "training.embedder_max_steps=1", "--set", "training.embedder_batch_size=2",
-    "--set", "training.embedder_max_seq_length=32", "--set", "training.reranker_max_steps=1",
-    "--set", "training.reranker_batch_size=4", "--set", "training.reranker_max_length=32", "--set", "training.reranker_min_positives=1",
+    "--set", "training.embedder.max_steps=1", "--set", "training.embedder.batch_size=2",
+    "--set", "training.embedder.max_seq_length=32", "--set", "training.reranker.max_steps=1",
+    "--set", "training.reranker.batch_size=4", "--set", "training.reranker.max_length=32", "--set", "training.bce.min_positives=1",
 ]
 
 

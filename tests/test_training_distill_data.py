@@ -78,7 +78,7 @@ def test_unusable_feedback_is_refused_in_one_line_and_nothing_is_registered(work
     with pytest.raises(DataError) as error:
         train_reranker_candidate(workspace, "distill", run_ids=["r1"])
     message = str(error.value)
-    assert "\n" not in message and "judged queries" in message and "fix:" in message and "judge_mode=pointwise" in message
+    assert "\n" not in message and "judged queries" in message and "fix:" in message and "judge.mode=pointwise" in message
     if labels:
         assert "1 with all-equal scores" in message and "1 with < 2 scored candidates" in message
     assert registry.list_versions(workspace) == before

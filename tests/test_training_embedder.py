@@ -8,6 +8,8 @@ import random
 import numpy as np
 import pytest
 
+from rag_agent.config import ModelsConfig
+from rag_agent.errors import ConfigError
 from training.data import EmbedderExample
 from training.embedder_config import EmbedderTrainConfig
 from training.embedder_trainer import padded_negatives, to_dataset, train_embedder
@@ -43,7 +45,7 @@ def trained(shared_data, tmp_path_factory):
     examples = _cuad_examples(shared_data)
     cfg = EmbedderTrainConfig(lr=1e-4, batch_size=4, max_steps=3, warmup_ratio=0.0, max_seq_length=64, max_negatives=2, merge_alpha=1.0)
     out = tmp_path_factory.mktemp("emb") / "embedder-0001"
-    result = train_embedder(parent, examples, cfg, out)
+    result = train_embedder(parent, examples, cfg, out, models=ModelsConfig())
     return parent, examples, result
 
 
@@ -98,8 +100,8 @@ def test_dataset_has_fixed_negative_columns_and_weights():
     assert {data["negative_1"][1], data["negative_2"][1]} <= {"p1", "p3"}  # borrowed positives
     assert data["label"] == [2.0, 1.0, 0.5]
     assert padded_negatives(examples[2], examples, 2, 2, random.Random(0)) == ["n3a", "n3b"]
-    with pytest.raises(Exception):
-        EmbedderTrainConfig(merge_alpha=1.5).validate()
+    with pytest.raises(ConfigError, match="training.embedder.merge_alpha"):
+        EmbedderTrainConfig(merge_alpha=1.5)
 
 
 def test_small_feedback_sets_still_get_min_steps():
@@ -110,9 +112,8 @@ def test_small_feedback_sets_still_get_min_steps():
 
 
 def test_reranker_min_steps():
-    from training.bce_config import BCEConfig
-    from training.ppo_config import PPOConfig
+    from training.reranker_config import RerankerTrainConfig
 
-    assert BCEConfig(batch_size=16, min_steps=20).n_steps(7) == 20
-    assert BCEConfig(batch_size=16, min_steps=20, max_steps=2).n_steps(7) == 2
-    assert PPOConfig(queries_per_step=4, min_steps=10).n_steps(8) == 10
+    assert RerankerTrainConfig(batch_size=16, min_steps=20).n_steps(7) == 20
+    assert RerankerTrainConfig(batch_size=16, min_steps=20, max_steps=2).n_steps(7) == 2
+    assert RerankerTrainConfig(min_steps=10).n_steps(8, per_step=4) == 10  # listwise: lists per step

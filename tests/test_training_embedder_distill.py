@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 
 from training.data import EmbedderExample, ScoredList
+from rag_agent.config import ModelsConfig
 from training.embedder_config import EmbedderTrainConfig
+from training.reranker_config import DistillConfig
 from training.embedder_trainer import train_embedder
 
 pytestmark = pytest.mark.slow
@@ -65,10 +67,12 @@ def test_distillation_weight_moves_the_embedder_towards_the_judge(shared_data, t
 
     parent = embedder_path("bundled:all-MiniLM-L6-v2")
     examples, lists = _data(shared_data)
-    common = dict(lr=1e-4, batch_size=4, max_steps=4, warmup_ratio=0.0, max_seq_length=64, max_negatives=2, merge_alpha=1.0,
-                  distill_teacher_temperature=0.1, distill_queries_per_step=4)
-    plain = train_embedder(parent, examples, EmbedderTrainConfig(**common, distill_weight=0.0), tmp_path / "plain", distill=lists)
-    mixed = train_embedder(parent, examples, EmbedderTrainConfig(**common, distill_weight=1.0), tmp_path / "mixed", distill=lists)
+    common = dict(lr=1e-4, batch_size=4, max_steps=4, warmup_ratio=0.0, max_seq_length=64, max_negatives=2, merge_alpha=1.0)
+    listwise = DistillConfig(teacher_temperature=0.1, queries_per_step=4)
+    plain = train_embedder(parent, examples, EmbedderTrainConfig(**common, distill_weight=0.0), tmp_path / "plain", distill=lists,
+                           distill_cfg=listwise, models=ModelsConfig())
+    mixed = train_embedder(parent, examples, EmbedderTrainConfig(**common, distill_weight=1.0), tmp_path / "mixed", distill=lists,
+                           distill_cfg=listwise, models=ModelsConfig())
     assert plain.metrics["n_distill_lists"] == 0 and mixed.metrics["n_distill_lists"] == len(lists)
     assert mixed.metrics["distill_weight"] == 1.0
     # Same seed, same InfoNCE batches: the KL term alone makes the difference.

@@ -14,7 +14,7 @@ from training.losses.ppo_plackett_luce import (
     plackett_luce_log_prob,
     ppo_plackett_luce_loss,
 )
-from training.ppo_config import PPOConfig
+from training.reranker_config import PPOConfig, RerankerTrainConfig
 from training.ppo_trainer import greedy_ndcg, ppo_loop
 
 
@@ -81,8 +81,8 @@ def test_ppo_learns_the_ideal_ranking_of_a_linear_toy_problem():
         loss.backward()
         optimizer.step()
 
-    cfg = PPOConfig(samples=16, top_k=10, ppo_epochs=2, queries_per_step=4, clip=0.2, kl_coef=0.001, max_steps=80)
-    history = ppo_loop(score_group, ref_scores, grades, [None] * n_groups, cfg, step)
+    ppo = PPOConfig(samples=16, top_k=10, epochs=2, queries_per_step=4, clip=0.2, kl_coef=0.001)
+    history = ppo_loop(score_group, ref_scores, grades, [None] * n_groups, RerankerTrainConfig(max_steps=80), ppo, step)
     first, last = history["mean_reward"][:8], history["mean_reward"][-8:]
     assert sum(last) / len(last) > sum(first) / len(first) + 0.1
     assert greedy_ndcg(score_group, grades, 10) == pytest.approx(1.0)

@@ -11,13 +11,12 @@ import json
 import numpy as np
 import pytest
 
-from training.bce_config import BCEConfig
+from rag_agent.config import ModelsConfig
 from training.bce_trainer import train_reranker_bce
 from training.data import GradedList, LabeledText, PreferencePair
-from training.dpo_config import DPOConfig
 from training.dpo_trainer import train_reranker_dpo
-from training.ppo_config import PPOConfig
 from training.ppo_trainer import train_reranker_ppo
+from training.reranker_config import DPOConfig, PPOConfig, RerankerTrainConfig
 
 pytestmark = pytest.mark.slow
 
@@ -77,8 +76,8 @@ def _changed(a, b) -> int:
 def bce_model(data, tmp_path_factory):
     train, held_out = data
     labels = [LabeledText(q, c, 1.0) for q, c, _ in train] + [LabeledText(q, negs[0], 0.0) for q, _, negs in train]
-    cfg = BCEConfig(lr=1e-4, batch_size=8, max_steps=8, max_length=MAX_LENGTH)
-    return train_reranker_bce(None, labels, cfg, tmp_path_factory.mktemp("rr") / "reranker-bce")
+    cfg = RerankerTrainConfig(lr=1e-4, batch_size=8, max_steps=8, max_length=MAX_LENGTH)
+    return train_reranker_bce(None, labels, cfg, tmp_path_factory.mktemp("rr") / "reranker-bce", models=ModelsConfig())
 
 
 def test_bce_warm_start_learns_and_generalises(bce_model, data):
@@ -87,7 +86,7 @@ def test_bce_warm_start_learns_and_generalises(bce_model, data):
 
     train, held_out = data
     seed_everything(0)  # the trainer's seed: the same fresh 1-logit head it started from
-    fresh = init_reranker(None, MAX_LENGTH)
+    fresh = init_reranker(None, MAX_LENGTH, ModelsConfig().device)
     assert bce_model.metrics["loss_after"] < bce_model.metrics["loss_before"]
     assert len(bce_model.metrics["losses"]) == 8
     assert _changed(fresh, bce_model.path) > 10
@@ -97,8 +96,8 @@ def test_bce_warm_start_learns_and_generalises(bce_model, data):
 def test_dpo_from_the_warm_start_widens_the_held_out_margin(bce_model, data, tmp_path):
     train, held_out = data
     pairs = [PreferencePair(q, c, negs[0], 1.0) for q, c, negs in train] + [PreferencePair(q, c, negs[-1], 0.5) for q, c, negs in train]
-    cfg = DPOConfig(lr=5e-5, batch_size=8, max_steps=6, max_length=MAX_LENGTH, beta=0.5)
-    result = train_reranker_dpo(bce_model.path, pairs, cfg, tmp_path / "reranker-dpo")
+    cfg = RerankerTrainConfig(lr=5e-5, batch_size=8, max_steps=6, max_length=MAX_LENGTH)
+    result = train_reranker_dpo(bce_model.path, pairs, cfg, tmp_path / "reranker-dpo", objective=DPOConfig(beta=0.5), models=ModelsConfig())
     assert result.metrics["loss_before"] == pytest.approx(np.log(2), abs=1e-6)  # policy == reference
     assert result.metrics["loss_after"] < result.metrics["loss_before"]
     assert result.metrics["pair_accuracy_after"] >= result.metrics["pair_accuracy_before"]
@@ -109,8 +108,9 @@ def test_dpo_from_the_warm_start_widens_the_held_out_margin(bce_model, data, tmp
 def test_ppo_from_the_warm_start_improves_ranking_reward(bce_model, data, tmp_path):
     train, held_out = data
     lists = [GradedList(q, [c, *negs], [3.0] + [0.0] * len(negs)) for q, c, negs in train]
-    cfg = PPOConfig(lr=5e-5, max_steps=3, queries_per_step=4, samples=8, ppo_epochs=2, top_k=10, max_length=MAX_LENGTH, kl_coef=0.01)
-    result = train_reranker_ppo(bce_model.path, lists, cfg, tmp_path / "reranker-ppo")
+    cfg = RerankerTrainConfig(lr=5e-5, max_steps=3, max_length=MAX_LENGTH)
+    ppo = PPOConfig(queries_per_step=4, samples=8, epochs=2, top_k=10, kl_coef=0.01)
+    result = train_reranker_ppo(bce_model.path, lists, cfg, tmp_path / "reranker-ppo", objective=ppo, models=ModelsConfig())
     assert len(result.metrics["losses"]) == 6 and all(kl >= 0 for kl in result.metrics["kl"])
     assert _changed(bce_model.path, result.path) > 10
     assert result.metrics["greedy_ndcg_after"] >= result.metrics["greedy_ndcg_before"]

@@ -29,18 +29,20 @@ def data(shared_data):
 
 
 def _untrained(tmp_path):
+    from rag_agent.config import ModelsConfig
     from training.reranker_model import RerankerTrainConfig, finish, start
 
     cfg = RerankerTrainConfig(max_length=MAX_LENGTH)
-    model, base, start_state = start(None, cfg, EMBEDDER)
+    model, base, start_state = start(None, cfg, EMBEDDER, models=ModelsConfig())
     finish(model, base, start_state, cfg, tmp_path, {"objective": "untrained"})
     return tmp_path
 
 
 def _margin(path, groups, embedder) -> float:
+    from rag_agent.config import ModelsConfig
     from rag_agent.retrieval.reranker import load_reranker
 
-    reranker = load_reranker(str(path), embedder=embedder)
+    reranker = load_reranker(ModelsConfig(), str(path), embedder=embedder)
     return float(np.mean([np.subtract(*reranker.score(q, [c, negs[0]])) for q, c, negs in groups]))
 
 
@@ -75,7 +77,7 @@ def test_untrained_residual_reranker_equals_the_retriever_per_query(shared_data,
     from rag_agent.retrieval.reranker import ResidualReranker, load_reranker
 
     path = _untrained(tmp_path / "untrained")
-    reranker = load_reranker(str(path), embedder=embedder)
+    reranker = load_reranker(RagloopConfig().models, str(path), embedder=embedder)
     assert isinstance(reranker, ResidualReranker) and reranker.embedder_version == embedder.version
     cfg = RagloopConfig()
     cfg.eval.rerank_k = 10
@@ -92,20 +94,22 @@ def test_untrained_residual_reranker_equals_the_retriever_per_query(shared_data,
     name = next(k for k in weights if "classifier" in k and k.endswith("weight"))
     weights[name] = torch.randn(weights[name].shape, generator=torch.Generator().manual_seed(0)) * 0.5
     save_file(weights, str(path / "model.safetensors"), metadata={"format": "pt"})
-    moved = evaluate_suite(suite, None, embedder, load_reranker(str(path), embedder=embedder), cfg=cfg)
+    moved = evaluate_suite(suite, None, embedder, load_reranker(cfg.models, str(path), embedder=embedder), cfg=cfg)
     assert moved.per_query["ndcg@10"] != plain.per_query["ndcg@10"]
 
 
 @pytest.fixture(scope="module")
 def distilled(data, tmp_path_factory):
-    from training.distill_config import DistillConfig
+    from rag_agent.config import ModelsConfig
     from training.distill_trainer import train_reranker_distill
+    from training.reranker_config import DistillConfig, RerankerTrainConfig
 
     train, _ = data
     # A judge's soft scores: the question's clause well above the contract's other clauses.
     lists = [ScoredList(q, [c, *negs], [0.8] + [0.2 + 0.05 * i for i in range(len(negs))], 0.6) for q, c, negs in train]
-    cfg = DistillConfig(lr=1e-4, max_steps=20, queries_per_step=4, max_length=MAX_LENGTH, teacher_temperature=0.1, head_lr_scale=30.0)
-    return train_reranker_distill(None, lists, cfg, tmp_path_factory.mktemp("rr") / "reranker-distill", embedder=EMBEDDER)
+    cfg = RerankerTrainConfig(lr=1e-4, max_steps=20, max_length=MAX_LENGTH, head_lr_scale=30.0)
+    return train_reranker_distill(None, lists, cfg, tmp_path_factory.mktemp("rr") / "reranker-distill", embedder=EMBEDDER,
+                                  objective=DistillConfig(queries_per_step=4, teacher_temperature=0.1), models=ModelsConfig())
 
 
 def test_distillation_learns_the_judges_order_and_generalises(distilled, data, embedder, tmp_path):
@@ -123,13 +127,15 @@ def test_distillation_learns_the_judges_order_and_generalises(distilled, data, e
 
 
 def test_dpo_against_the_distilled_reference(distilled, data, embedder, tmp_path):
-    from training.dpo_config import DPOConfig
+    from rag_agent.config import ModelsConfig
     from training.dpo_trainer import train_reranker_dpo
+    from training.reranker_config import DPOConfig, RerankerTrainConfig
 
     train, held_out = data
     pairs = [PreferencePair(q, c, negs[0], 1.0) for q, c, negs in train] + [PreferencePair(q, c, negs[-1], 0.5) for q, c, negs in train]
-    cfg = DPOConfig(lr=5e-5, batch_size=8, max_steps=6, max_length=MAX_LENGTH, beta=0.5, head_lr_scale=30.0)
-    result = train_reranker_dpo(distilled.path, pairs, cfg, tmp_path / "reranker-dpo")  # embedder: the parent's card
+    cfg = RerankerTrainConfig(lr=5e-5, batch_size=8, max_steps=6, max_length=MAX_LENGTH, head_lr_scale=30.0)
+    result = train_reranker_dpo(distilled.path, pairs, cfg, tmp_path / "reranker-dpo",  # embedder: the parent's card
+                                objective=DPOConfig(beta=0.5), models=ModelsConfig())
     assert result.metrics["loss_before"] == pytest.approx(np.log(2), abs=1e-6)  # policy == distilled reference
     assert result.metrics["loss_after"] < result.metrics["loss_before"]
     assert _changed(distilled.path, result.path) > 10
@@ -137,13 +143,15 @@ def test_dpo_against_the_distilled_reference(distilled, data, embedder, tmp_path
 
 
 def test_ppo_against_the_distilled_reference(distilled, data, embedder, tmp_path):
-    from training.ppo_config import PPOConfig
+    from rag_agent.config import ModelsConfig
     from training.ppo_trainer import train_reranker_ppo
+    from training.reranker_config import PPOConfig, RerankerTrainConfig
 
     train, _ = data
     lists = [GradedList(q, [c, *negs], [3.0] + [0.0] * len(negs)) for q, c, negs in train]
-    cfg = PPOConfig(lr=5e-5, max_steps=3, queries_per_step=4, samples=8, ppo_epochs=2, top_k=10, max_length=MAX_LENGTH, kl_coef=0.01)
-    result = train_reranker_ppo(distilled.path, lists, cfg, tmp_path / "reranker-ppo")
+    cfg = RerankerTrainConfig(lr=5e-5, max_steps=3, max_length=MAX_LENGTH, head_lr_scale=1.0)  # 1.0: as before the config tree
+    ppo = PPOConfig(queries_per_step=4, samples=8, epochs=2, top_k=10, kl_coef=0.01)
+    result = train_reranker_ppo(distilled.path, lists, cfg, tmp_path / "reranker-ppo", objective=ppo, models=ModelsConfig())
     assert len(result.metrics["losses"]) == 6 and all(kl >= 0 for kl in result.metrics["kl"])
     assert _changed(distilled.path, result.path) > 10
     assert result.metrics["greedy_ndcg_after"] >= result.metrics["greedy_ndcg_before"]
@@ -156,7 +164,7 @@ def test_merging_pulls_g_back_towards_its_start(distilled, embedder, tmp_path):
     from training.reranker_model import RerankerTrainConfig, ResidualBase, finish, init_residual, output_layer
 
     trained = load_model(distilled.path, "reranker")
-    start_state = init_residual(None, MAX_LENGTH).state_dict()  # zero head, MiniLM body
+    start_state = init_residual(None, MAX_LENGTH, "cpu").state_dict()  # zero head, MiniLM body
     cfg = RerankerTrainConfig(max_length=MAX_LENGTH, merge_alpha=0.5)
     head_before = output_layer(trained).weight.detach().clone()
     extra = finish(trained, ResidualBase(EMBEDDER, cfg.base_temperature, embedder), start_state, cfg, tmp_path / "merged", {"objective": "distill"})

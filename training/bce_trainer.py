@@ -1,6 +1,7 @@
 """Reranker objective 1 (warm start): pointwise BCE on judge labels (grade / 3 as soft targets).
 
-`train_reranker_bce(parent_path or None, labels, cfg, out_dir) -> TrainResult`; loss in
+`train_reranker_bce(parent_path or None, labels, cfg, out_dir, models=) -> TrainResult` (cfg: the
+`training.reranker` section; models: `models`, whose device it trains on); loss in
 training/losses/bce.py. Metrics: loss per step, and the BCE of all items (probe, no dropout)
 before and after.
 """
@@ -11,10 +12,10 @@ import logging
 from pathlib import Path
 
 from rag_agent.errors import DataError
-from training.bce_config import BCEConfig
 from training.common import TrainResult, seed_everything
 from training.data import LabeledText
 from training.losses.bce import bce_loss
+from training.reranker_config import RerankerTrainConfig
 from training.reranker_model import batched_scores, fit, init_reranker, save_reranker, score
 
 log = logging.getLogger(__name__)
@@ -22,13 +23,13 @@ log = logging.getLogger(__name__)
 PROBE_ITEMS = 256  # items whose loss is measured before/after: enough to see the trend, cheap
 
 
-def train_reranker_bce(parent_path: Path | str | None, labels: list[LabeledText], cfg: BCEConfig, out_dir: Path | str) -> TrainResult:
+def train_reranker_bce(parent_path: Path | str | None, labels: list[LabeledText], cfg: RerankerTrainConfig, out_dir: Path | str, *, models) -> TrainResult:
     import torch
 
     if not labels:
         raise DataError("0 judge labels", "at least one labeled (query, chunk)", "run `feedback harvest` first")
     seed_everything(cfg.seed)
-    model = init_reranker(parent_path, cfg.max_length)
+    model = init_reranker(parent_path, cfg.max_length, models.device)
     probe = labels[:PROBE_ITEMS]
     loss_before = probe_bce(model, probe)
 

@@ -27,15 +27,17 @@ ALGOS = ("distill", "bce", "dpo", "ppo")
 
 
 def train_embedder_candidate(ws, source: str = "feedback", run_ids: list[str] | None = None, **overrides) -> registry.ModelVersion:
-    from training.embedder_config import EmbedderTrainConfig
+    """Train and register an embedder candidate with the workspace's `training.embedder` section
+    (`overrides`: field changes for this call only, validated)."""
     from training.embedder_trainer import train_embedder
 
-    cfg = EmbedderTrainConfig.from_training(ws.config.training, **overrides)
+    training = ws.config.training
+    cfg = training.embedder.updated(**overrides) if overrides else training.embedder
     if source == "feedback":
         from training.data import load_embedder_examples_from_workspace
 
         examples = load_embedder_examples_from_workspace(
-            ws, ws.config.training.positive_grade, max(cfg.max_negatives, 1), run_ids=run_ids
+            ws, training.data.positive_grade, max(cfg.max_negatives, 1), run_ids=run_ids
         )
     else:
         examples = _supervised(ws, source).examples
@@ -49,45 +51,49 @@ def train_embedder_candidate(ws, source: str = "feedback", run_ids: list[str] | 
         trained_on["distill"] = vars(counts)  # soft lists used alongside InfoNCE (0 usable: InfoNCE only)
     parent = registry.champion(ws, "embedder")
     version_id = registry.new_version_id(ws, "embedder")
-    result = train_embedder(parent.path, examples, cfg, registry.version_dir(ws, "embedder", version_id), distill=distill)
+    result = train_embedder(parent.path, examples, cfg, registry.version_dir(ws, "embedder", version_id), distill=distill,
+                            distill_cfg=training.distill, models=ws.config.models)
     return registry.register_candidate(ws, "embedder", version_id, parent.version_id, cfg.to_dict(), trained_on, result.metrics)
 
 
 def train_reranker_candidate(
     ws, algo: str | None = None, source: str = "feedback", run_ids: list[str] | None = None, parent_id: str | None = None, **overrides
 ) -> registry.ModelVersion:
-    """Train and register a reranker candidate. `algo` None takes `training.reranker_algo`;
+    """Train and register a reranker candidate. `algo` None takes `training.reranker.objective`;
     "auto" follows `choose_objective`. `parent_id` (default: the reranker champion) is the model
     training starts from and, for dpo/ppo, the frozen reference, e.g. this cycle's distilled
     candidate. distill/dpo/ppo train a residual reranker bound to the champion embedder."""
     parent = registry.get_version(ws, parent_id) if parent_id else registry.champion(ws, "reranker")
     parent_path = None if parent.is_none else parent.path
-    algo, rule = choose_objective(parent, algo or ws.config.training.reranker_algo)
+    training = ws.config.training
+    algo, rule = choose_objective(parent, algo or training.reranker.objective)
     if algo not in ALGOS:
         raise ConfigError(f"--objective {algo}", "one of distill, bce, dpo, ppo", "pick an objective: --objective distill|bce|dpo|ppo")
     if algo in ("dpo", "ppo") and not _is_residual(parent):
         log.warning("%s without a distilled parent: the frozen reference is the retriever itself (g = 0)", algo)
     embedder = registry.champion(ws, "embedder")
-    data, trainer, cfg, counts = _reranker_job(ws, algo, source, run_ids, overrides)
+    cfg = training.reranker.updated(**overrides) if overrides else training.reranker
+    objective = getattr(training, algo)  # the objective's own section: training.distill / dpo / ppo / bce
+    data, trainer, counts = _reranker_job(ws, algo, source, run_ids)
     if not data:
         detail = counts.line() if counts is not None else f"0 {algo} items from {source}"
         raise DataError(detail, f"usable {algo} training data", _FIX[algo])
     if algo == "bce":
-        _require_positives(data, ws.config.training.positive_grade, ws.config.training.reranker_min_positives)
+        _require_positives(data, training.data.positive_grade, objective.min_positives)
     version_id = registry.new_version_id(ws, "reranker")
     out_dir = registry.version_dir(ws, "reranker", version_id)
     if algo == "bce":
-        result = trainer(parent_path, data, cfg, out_dir)
+        result = trainer(parent_path, data, cfg, out_dir, models=ws.config.models)
         binding = {}
     else:
-        result = trainer(parent_path, data, cfg, out_dir, embedder=embedder.path)
+        result = trainer(parent_path, data, cfg, out_dir, embedder=embedder.path, objective=objective, models=ws.config.models)
         binding = {"embedder_id": embedder.version_id, "embedder_version": embedder.content_version}
     trained_on = summarize(data, source) | ({"counts": vars(counts)} if counts is not None else {})
-    config = {"algo": algo, "objective_rule": rule, **binding, **cfg.to_dict()}
+    config = {"algo": algo, "objective_rule": rule, **binding, **cfg.model_dump(exclude={"objective"}), algo: objective.to_dict()}
     return registry.register_candidate(ws, "reranker", version_id, parent.version_id, config, trained_on, result.metrics)
 
 
-# How the loop picks a reranker objective (training.reranker_algo = "auto"), in order:
+# How the loop picks a reranker objective (training.reranker.objective = "auto"), in order:
 #   1. no residual reranker to start from (the "none" base, or a legacy cross-encoder) -> distill:
 #      listwise KL from the judge's soft scores into g, starting at g = 0 (= the retriever), so
 #      the first reranker learns the judge's whole graded order from the retriever upward;
@@ -111,7 +117,7 @@ def _is_residual(version: registry.ModelVersion) -> bool:
 
 
 _FIX = {
-    "distill": "run more agent tasks and `feedback harvest` with feedback.judge_mode=pointwise (it stores the judge's P(yes))",
+    "distill": "run more agent tasks and `feedback harvest` with feedback.judge.mode=pointwise (it stores the judge's P(yes))",
     "bce": "run tasks and `feedback harvest` first",
     "dpo": "run tasks and `feedback harvest` first (it writes preference pairs)",
     "ppo": "run tasks and `feedback harvest` first (queries with differently graded chunks)",
@@ -125,59 +131,55 @@ def _require_positives(labels, positive_grade: int, needed: int) -> None:
     if n_positive < needed:
         raise DataError(
             f"{len(labels)} judge labels, {n_positive} graded >= {positive_grade}",
-            f"at least {needed} relevant labels (training.reranker_min_positives)",
+            f"at least {needed} relevant labels (training.bce.min_positives)",
             "harvest more tasks first",
         )
 
 
-def _reranker_job(ws, algo: str, source: str, run_ids, overrides):
-    """(items, trainer, config, counts or None) for one objective."""
+def _reranker_job(ws, algo: str, source: str, run_ids):
+    """(items, trainer, counts or None) for one objective."""
     from training import data as loaders
 
     reference = _supervised(ws, source) if source != "feedback" else None
     if algo == "distill":
-        from training.distill_config import DistillConfig
         from training.distill_trainer import train_reranker_distill
 
         if reference:
             items, counts = [loaders.ScoredList(g.query, g.texts, [x / loaders.MAX_GRADE for x in g.grades], 1.0, g.origin) for g in reference.lists], None
         else:
             items, counts = loaders.load_scored_lists_from_workspace(ws, run_ids)
-        return items, train_reranker_distill, DistillConfig.from_training(ws.config.training, **overrides), counts
+        return items, train_reranker_distill, counts
     if algo == "bce":
-        from training.bce_config import BCEConfig
         from training.bce_trainer import train_reranker_bce
 
         items = reference.labels if reference else loaders.load_labels_from_workspace(ws, run_ids)
-        return items, train_reranker_bce, BCEConfig.from_training(ws.config.training, **overrides), None
+        return items, train_reranker_bce, None
     if algo == "dpo":
-        from training.dpo_config import DPOConfig
         from training.dpo_trainer import train_reranker_dpo
 
         items = reference.pairs if reference else loaders.load_pairs_from_workspace(ws, run_ids)
-        return items, train_reranker_dpo, DPOConfig.from_training(ws.config.training, **overrides), None
-    from training.ppo_config import PPOConfig
+        return items, train_reranker_dpo, None
     from training.ppo_trainer import train_reranker_ppo
 
     items = reference.lists if reference else loaders.load_graded_lists_from_workspace(ws, run_ids)
-    return items, train_reranker_ppo, PPOConfig.from_training(ws.config.training, **overrides), None
+    return items, train_reranker_ppo, None
 
 
 def _supervised(ws, source: str):
     if source not in SOURCES:
         raise ConfigError(f"--source {source}", "feedback or supervised-reference", "pick a data source")
-    from rag_agent.retrieval.embedder import SentenceTransformerEmbedder
+    from rag_agent.retrieval.embedder import load_embedder
     from training.supervised import build_supervised_reference
 
     cfg = ws.config
     base = registry.get_version(ws, "embedder-base")  # hard negatives come from the BASE embedder
-    embedder = SentenceTransformerEmbedder(Path(base.path), batch_size=cfg.models.batch_size, device=cfg.models.device)
+    embedder = load_embedder(cfg.models, str(base.path))
     return build_supervised_reference(
         Path(cfg.data_dir) / "cuad",
         cfg.chunking,
         embedder,
-        max_tasks=cfg.training.supervised_max_tasks,
-        top_k=cfg.training.supervised_top_k,
+        max_tasks=cfg.training.data.supervised_max_tasks,
+        top_k=cfg.training.data.supervised_top_k,
         overlap_fraction=cfg.eval.overlap_fraction,
-        seed=cfg.training.seed,
+        seed=cfg.training.data.seed,
     )

@@ -27,13 +27,12 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def make_accelerator():
-    """An `accelerate.Accelerator` on the GPU when there is one, else CPU; under
-    `accelerate launch` the same code runs data-parallel on several GPUs."""
-    import torch
+def make_accelerator(device: str):
+    """An `accelerate.Accelerator` on the GPU when `device` (`models.device`, the model's) is one,
+    else CPU; under `accelerate launch` the same code runs data-parallel on several GPUs."""
     from accelerate import Accelerator
 
-    return Accelerator(cpu=not torch.cuda.is_available())
+    return Accelerator(cpu=not device.startswith("cuda"))
 
 
 # A crash mid-training leaves only a hidden temp folder, never a half-written model under the final

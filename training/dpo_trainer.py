@@ -1,6 +1,7 @@
 """Reranker objective 2: pairwise DPO on preference pairs against the frozen starting model.
 
-`train_reranker_dpo(parent_path or None, pairs, cfg, out_dir, embedder=None) -> TrainResult`;
+`train_reranker_dpo(parent_path or None, pairs, cfg, out_dir, embedder=None, objective=, models=) -> TrainResult`
+(cfg: the `training.reranker` section, objective: `training.dpo`, models: `models`);
 loss in training/losses/dpo_pairwise.py. The reference is a frozen copy of the model training
 starts from (the parent: the distilled residual reranker in the loop), so β bounds the drift
 from it. Residual (an `embedder`, or a residual parent): scores are base + g
@@ -17,8 +18,8 @@ from pathlib import Path
 from rag_agent.errors import DataError
 from training.common import TrainResult, seed_everything
 from training.data import PreferencePair
-from training.dpo_config import DPOConfig
 from training.losses.dpo_pairwise import dpo_loss
+from training.reranker_config import DPOConfig, RerankerTrainConfig
 from training.reranker_model import batched_scores, finish, fit, frozen_copy, full_score, start
 
 log = logging.getLogger(__name__)
@@ -27,21 +28,23 @@ PROBE_PAIRS = 256
 
 
 def train_reranker_dpo(
-    parent_path: Path | str | None, pairs: list[PreferencePair], cfg: DPOConfig, out_dir: Path | str, embedder: str | None = None
+    parent_path: Path | str | None, pairs: list[PreferencePair], cfg: RerankerTrainConfig, out_dir: Path | str, embedder: str | None = None,
+    *, objective: DPOConfig | None = None, models,
 ) -> TrainResult:
     import torch
 
     if not pairs:
         raise DataError("0 preference pairs", "at least one (chosen, rejected) pair", "run `feedback harvest` first")
+    dpo = objective or DPOConfig()
     seed_everything(cfg.seed)
-    model, base, start_state = start(parent_path, cfg, embedder)
+    model, base, start_state = start(parent_path, cfg, embedder, models=models)
     reference = frozen_copy(model)
     # The reference never changes: score every pair once up front.
     ref_chosen = torch.tensor(batched_scores(reference, [p.query for p in pairs], [p.chosen for p in pairs], base=base))
     ref_rejected = torch.tensor(batched_scores(reference, [p.query for p in pairs], [p.rejected for p in pairs], base=base))
     del reference
     probe = list(range(min(PROBE_PAIRS, len(pairs))))
-    before = probe_dpo(model, pairs, probe, ref_chosen, ref_rejected, cfg.beta, base)
+    before = probe_dpo(model, pairs, probe, ref_chosen, ref_rejected, dpo.beta, base)
 
     def batch_loss(indices: list[int], forward):
         items = [pairs[i] for i in indices]
@@ -50,11 +53,11 @@ def train_reranker_dpo(
         chosen, rejected = logits[: len(items)], logits[len(items) :]
         index = torch.tensor(indices)
         weights = torch.tensor([p.weight for p in items], device=logits.device)
-        return dpo_loss(chosen, rejected, ref_chosen[index].to(logits.device), ref_rejected[index].to(logits.device), cfg.beta, weights)
+        return dpo_loss(chosen, rejected, ref_chosen[index].to(logits.device), ref_rejected[index].to(logits.device), dpo.beta, weights)
 
     # A batch holds cfg.batch_size pairs = 2x that many (query, chunk) forwards.
     losses = fit(model, len(pairs), cfg, batch_loss, batch_size=max(1, cfg.batch_size // 2), residual=base is not None)
-    after = probe_dpo(model, pairs, probe, ref_chosen, ref_rejected, cfg.beta, base)
+    after = probe_dpo(model, pairs, probe, ref_chosen, ref_rejected, dpo.beta, base)
     metrics = {
         "losses": losses,
         "loss_before": before["loss"],
@@ -62,9 +65,9 @@ def train_reranker_dpo(
         "pair_accuracy_before": before["accuracy"],
         "pair_accuracy_after": after["accuracy"],
         "objective": "dpo",
-        "beta": cfg.beta,
+        "beta": dpo.beta,
     }
-    card = {"objective": "dpo", "parent": str(parent_path) if parent_path else None, "n_pairs": len(pairs), "beta": cfg.beta}
+    card = {"objective": "dpo", "parent": str(parent_path) if parent_path else None, "n_pairs": len(pairs), "beta": dpo.beta}
     metrics.update(finish(model, base, start_state, cfg, out_dir, card))
     log.info("dpo reranker: %d pairs, %d steps, probe loss %.4f -> %.4f", len(pairs), len(losses), before["loss"], after["loss"])
     return TrainResult(Path(out_dir), metrics, len(pairs))

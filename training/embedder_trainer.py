@@ -1,6 +1,7 @@
 """Fine-tune an embedder on (query, positive, hard negatives) with forgetting control.
 
-`train_embedder(parent_path, examples, cfg, out_dir)` runs sentence-transformers'
+`train_embedder(parent_path, examples, cfg, out_dir, models=...)` (cfg: the `training.embedder`
+section itself; models: the `models` section, whose device it trains on) runs sentence-transformers'
 `SentenceTransformerTrainer` with the weighted InfoNCE loss (training/losses/
 mnrl_with_hard_negatives.py), then interpolates the result with the parent (`cfg.merge_alpha`,
 training/merge.py) and writes a standard sentence-transformers folder to `out_dir`.
@@ -10,7 +11,8 @@ Forgetting control, all configurable (docs/training.md has the measurements behi
 * low learning rate / few steps (`lr`, `max_steps`);
 * replay: `replay` examples (e.g. general-domain pairs) are mixed in at `replay_weight`.
 
-Listwise distillation (`distill` lists of judge soft scores, `cfg.distill_weight` > 0): each step
+Listwise distillation (`distill` lists of judge soft scores, `cfg.distill_weight` > 0, with the
+`training.distill` section's teacher temperature and lists per step): each step
 adds weight x the listwise KL (training/losses/listwise_kl.py) between the judge's distribution
 over a few queries' judged chunks and the embedder's own (cos / temperature), so the embedder
 learns the judge's graded order over the whole ranking, not only its hard positives.
@@ -29,6 +31,7 @@ from pathlib import Path
 from training.common import TrainResult, atomic_output, seed_everything
 from training.data import EmbedderExample, ScoredList
 from training.embedder_config import EmbedderTrainConfig
+from training.reranker_config import DistillConfig
 from training.losses.mnrl_with_hard_negatives import build_loss, info_nce
 
 log = logging.getLogger(__name__)
@@ -41,22 +44,24 @@ def train_embedder(
     out_dir: Path | str,
     replay: list[EmbedderExample] | None = None,
     distill: list[ScoredList] | None = None,
+    distill_cfg: DistillConfig | None = None,
+    *,
+    models,
 ) -> TrainResult:
-    """Train from the model at `parent_path`; write the (merged) model to `out_dir`."""
+    """Train from the model at `parent_path` on `models.device` (the `models` section); write the
+    (merged) model to `out_dir`. `distill_cfg`: the `training.distill` section (its defaults when None)."""
     import torch
     from sentence_transformers import SentenceTransformer
 
     from rag_agent.errors import DataError
     from training.merge import merge_into
 
-    cfg.validate()
     replay = [EmbedderExample(e.query, e.positive, e.negatives, e.weight * cfg.replay_weight, e.origin or "replay") for e in replay or []]
     all_examples = list(examples) + replay
     if len(all_examples) < 2:
         raise DataError(f"{len(all_examples)} embedder examples", "at least 2 (in-batch negatives)", "harvest more feedback first")
     seed_everything(cfg.seed)
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-    model = SentenceTransformer(str(parent_path), device=device, local_files_only=True)
+    model = SentenceTransformer(str(parent_path), device=models.device, local_files_only=True)
     model.to(torch.float32)  # fp32 master weights: a half-precision checkpoint collapses under plain fp16 updates
     model.max_seq_length = cfg.max_seq_length
 
@@ -66,7 +71,7 @@ def train_embedder(
     loss_before = probe_loss(model, probe, n_negatives, cfg)
 
     distill = [g for g in distill or [] if len(g.texts) >= 2 and max(g.scores) > min(g.scores)] if cfg.distill_weight > 0 else []
-    losses = _fit(model, dataset, cfg, distill)
+    losses = _fit(model, dataset, cfg, distill, distill_cfg or DistillConfig(), models.device)
     loss_after = probe_loss(model, probe, n_negatives, cfg)
     metrics = {
         "losses": losses,
@@ -159,8 +164,7 @@ def _encode(model, texts: list[str]):
     return model.encode(texts, convert_to_tensor=True, normalize_embeddings=True, batch_size=64, show_progress_bar=False)
 
 
-def _fit(model, dataset, cfg: EmbedderTrainConfig, distill: list[ScoredList] | None = None) -> list[float]:
-    import torch
+def _fit(model, dataset, cfg: EmbedderTrainConfig, distill: list[ScoredList] | None, distill_cfg: DistillConfig, device: str) -> list[float]:
     from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
     from sentence_transformers.base.sampler import BatchSamplers
 
@@ -180,14 +184,14 @@ def _fit(model, dataset, cfg: EmbedderTrainConfig, distill: list[ScoredList] | N
             save_strategy="no",
             report_to="none",
             disable_tqdm=True,
-            use_cpu=not torch.cuda.is_available(),
+            use_cpu=not device.startswith("cuda"),
         )
         loss = build_loss(model, cfg.temperature, cfg.cached_mini_batch)
         if distill:
             from training.losses.infonce_plus_listwise_kl import InfoNCEPlusListwiseKL
 
             loss = InfoNCEPlusListwiseKL(loss, model, distill, cfg.distill_weight, cfg.temperature,
-                                         cfg.distill_teacher_temperature, cfg.distill_queries_per_step, cfg.seed)
+                                         distill_cfg.teacher_temperature, distill_cfg.queries_per_step, cfg.seed)
         trainer = SentenceTransformerTrainer(model=model, args=args, train_dataset=dataset, loss=loss)
         trainer.train()
         return [float(entry["loss"]) for entry in trainer.state.log_history if "loss" in entry]

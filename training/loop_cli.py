@@ -23,7 +23,7 @@ def register(app: typer.Typer) -> None:
     def loop_command(
         cycles: int = typer.Option(3, "--cycles", min=1, help="Cycles to have finished in this workspace (earlier runs count)."),
         minutes: Optional[float] = typer.Option(None, "--minutes", min=1, help="Finish the cycles within this many minutes: tasks per cycle are planned from measured throughput."),
-        tasks_per_cycle: Optional[int] = typer.Option(None, "--tasks-per-cycle", min=1, help="Fresh train tasks per cycle (training.tasks_per_cycle); ignored with --minutes."),
+        tasks_per_cycle: Optional[int] = typer.Option(None, "--tasks-per-cycle", min=1, help="Fresh train tasks per cycle (training.loop.tasks_per_cycle); ignored with --minutes."),
         report: Optional[Path] = typer.Option(None, "--report", help="Folder for report.html and its plots (default: the workspace)."),
         workspace: Path = WorkspaceOpt,
         overrides: Optional[List[str]] = SetOpt,
@@ -41,7 +41,7 @@ def register(app: typer.Typer) -> None:
         started = time.time()
         quiet_libraries()
         setup_logging(verbose)
-        extra = [f"training.tasks_per_cycle={tasks_per_cycle}"] if tasks_per_cycle else []
+        extra = [f"training.loop.tasks_per_cycle={tasks_per_cycle}"] if tasks_per_cycle else []
         ws = open_workspace(workspace, list(overrides or []) + extra)
         console = Console(stderr=True)
         loop = TrainingLoop(ws)

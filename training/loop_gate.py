@@ -3,7 +3,7 @@
 Suites: the in-domain dev suite (CUAD dev: contracts the loop never trains on) must rise
 significantly; every other suite (the MTEB law tasks) must not drop by more than
 `gate.tolerance` with significance (evals.gate, paired bootstrap over queries), against the
-current champion and, with `training.guard_against_base`, also against the base models: each
+current champion and, with `training.loop.guard_against_base`, also against the base models: each
 cycle may lose a little within the tolerance, so without the anchor forgetting could creep.
 Those conditions, and the verdict, are the promotion policy's (evals/promotion.py): this module
 scores suites and hands the policy the comparisons, embedder and reranker alike (`evaluate_cycle`).
@@ -40,14 +40,14 @@ log = logging.getLogger(__name__)
 
 
 def suites(ws) -> tuple[Path, list[Path]]:
-    """(dev suite, guard suites) from `training.dev_suite` / `training.guard_suites` under data_dir."""
-    t, root = ws.config.training, Path(ws.config.data_dir)
+    """(dev suite, guard suites) from `training.loop.dev_suite` / `training.loop.guard_suites` under data_dir."""
+    t, root = ws.config.training.loop, Path(ws.config.data_dir)
     return root / t.dev_suite, [root / s for s in comma_list(t.guard_suites)]
 
 
 def rerank_depth(cfg) -> int:
     """Candidates the reranker re-scores: what the agent reranks (`agent.retrieve_k`). The older
-    `training.loop_rerank_k` is ignored (deprecated): the gate must measure the agent's pipeline."""
+    `training.loop.rerank_k` is ignored (deprecated): the gate must measure the agent's pipeline."""
     return cfg.agent.retrieve_k
 
 
@@ -111,7 +111,7 @@ class PipelineResults:
         settings = {"embedder": str(embedder), "reranker": str(reranker or "none"), "suite": str(suite), "split": split,
                     "rerank_k": e.rerank_k if reranker not in (None, "none") else None, "k": e.k, "retrieve_k": e.retrieve_k,
                     "overlap": e.overlap_fraction, "omitted": e.omitted_evidence, "join_gap": e.evidence_join_gap,
-                    "chunking": asdict(self.cfg.chunking)}
+                    "chunking": self.cfg.chunking.model_dump()}
         return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:24]
 
     def get(self, embedder: str, reranker: str | None, suite: Path, split: str | None) -> SuiteResult:
@@ -136,11 +136,11 @@ class PipelineResults:
         """Load a pipeline's models once for all its suites (a spec string is reloaded per suite)."""
         if self._loaded is None or self._loaded[:2] != (embedder, reranker):
             from evals.runner import load_reranker_spec
-            from rag_agent.retrieval.embedder import SentenceTransformerEmbedder
+            from rag_agent.retrieval.embedder import load_embedder
 
             models = self.cfg.models
-            emb = SentenceTransformerEmbedder.from_spec(str(embedder), batch_size=models.batch_size, device=models.device)
-            self._loaded = (embedder, reranker, emb, load_reranker_spec(str(reranker or "none")))
+            emb = load_embedder(models, str(embedder))
+            self._loaded = (embedder, reranker, emb, load_reranker_spec(str(reranker or "none"), models))
         return self._loaded[2], self._loaded[3]
 
 
@@ -149,7 +149,7 @@ def evaluate_cycle(ws, train: dict) -> CycleEvaluation:
     policy = PromotionPolicy.from_config(ws.config)
     dev_path, guard_paths = suites(ws)
     results = PipelineResults(ws)
-    split = ws.config.training.dev_split
+    split = ws.config.training.loop.dev_split
     candidates = {kind: Candidate.from_train(kind, train) for kind in KINDS}
     champ_emb = registry.champion(ws, "embedder").path
     # The reranker the champions actually serve: none when the champion reranker is bound to

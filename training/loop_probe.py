@@ -4,7 +4,7 @@ Champion and proposed pipeline answer the same probe tasks (held-back train cont
 trained on). Per task the pair of outcomes is one of: both solve, neither, only the champion
 (b), only the proposed (c). The paired difference in success rate is (c - b) / n, with a
 bootstrap 95% interval over tasks (seeded). The probe vetoes only a significant drop: exact
-one-sided McNemar test, p = P(X >= b | X ~ Binomial(b + c, 1/2)) < `training.probe_alpha`
+one-sided McNemar test, p = P(X >= b | X ~ Binomial(b + c, 1/2)) < `training.loop.probe_alpha`
 (the condition is the promotion policy's, evals/promotion.py).
 Source: McNemar (1947), exact (binomial) form, as in e.g. Fagerland et al., BMC Med Res Methodol
 13:91 (2013).

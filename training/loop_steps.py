@@ -42,8 +42,8 @@ class StepContext:
         return [f"loop-{c}" for c in range(1, self.cycle + 1)]
 
     def pool(self):
-        t = self.cfg.training
-        return load_pool(self.cfg.data_dir, t.loop_split, t.seed)
+        t = self.cfg.training.loop
+        return load_pool(self.cfg.data_dir, t.split, t.seed)
 
 
 def with_models(ws: Workspace, embedder: str, reranker: str) -> Workspace:
@@ -61,7 +61,7 @@ def champion_ws(ws: Workspace) -> Workspace:
 def step_select(ctx: StepContext) -> dict:
     from rag_agent.ingest.pipeline import ingest
 
-    t = ctx.cfg.training
+    t = ctx.cfg.training.loop
     pool = ctx.pool()
     prefer = tuple(comma_list(t.prefer_answer_types))
     n_tasks = ctx.planned_tasks or t.tasks_per_cycle
@@ -132,10 +132,10 @@ def step_harvest(ctx: StepContext) -> dict:
     from feedback.harvest import Harvester
 
     judge = None
-    if ctx.cfg.feedback.judge == "llm":
-        from feedback.judge import JudgeSettings, LLMJudge
+    if ctx.cfg.feedback.judge.backend == "llm":
+        from feedback.judge import LLMJudge
 
-        judge = LLMJudge(ctx.llm_holder.get_llm(), JudgeSettings.from_config(ctx.cfg.feedback))
+        judge = LLMJudge(ctx.llm_holder.get_llm(), ctx.cfg.feedback.judge)
     cws = champion_ws(ctx.ws)
     report = Harvester(cws, None, judge).run(run_id=ctx.run_id, progress=ctx.progress)  # short connections
     with cws.db() as con:
@@ -202,7 +202,7 @@ def step_probe(ctx: StepContext) -> dict:
     from rag_agent.graph.runner import run_tasks
     from training.loop_probe import paired_probe
 
-    t = ctx.cfg.training
+    t = ctx.cfg.training.loop
     policy = PromotionPolicy.from_config(ctx.cfg)
     evaluation = evaluation_of(ctx)
     skipped = policy.probe_skip(evaluation)

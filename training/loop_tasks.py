@@ -3,11 +3,11 @@
 The train contracts are shuffled once with the loop seed. The first `probe_contracts` are reserved
 for the agent-success probe (never trained on); cycle n takes the next contracts after those
 cycles 1..n-1 used, and its tasks from them. Many questions share a contract
-(`contracts_needed`): up to `training.tasks_per_contract` tasks per contract before another is
+(`contracts_needed`): up to `training.loop.tasks_per_contract` tasks per contract before another is
 added (at least `contracts_per_cycle`), because the judge reuses a chunk's KV prefix across the
 questions about it and the contract is ingested once. So every cycle's
 tasks are fresh, the choice is reproducible, and a resumed loop picks the same tasks. Within a
-cycle, questions of the `prefer` answer types come first (`training.prefer_answer_types`): a date
+cycle, questions of the `prefer` answer types come first (`training.loop.prefer_answer_types`): a date
 or text question asks about a clause that is in the contract, while 78% of CUAD's yes/no questions
 are answered "No" — tasks where feedback can name no relevant chunk at all.
 Only questions and answers are used (the checker needs the answer); evidence is never read here.
@@ -64,7 +64,7 @@ def cycle_selection(
     start = probe_contracts + used
     contracts = pool.contracts[start : start + contracts_per_cycle]
     if not contracts:
-        raise DataError(f"cycle {cycle}", f"unused train contracts (only {len(pool.contracts)} exist)", "lower training.contracts_per_cycle or the number of cycles")
+        raise DataError(f"cycle {cycle}", f"unused train contracts (only {len(pool.contracts)} exist)", "lower training.loop.contracts_per_cycle or the number of cycles")
     return contracts, _sample(pool, contracts, n_tasks, seed + cycle, prefer)
 
 

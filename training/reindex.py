@@ -18,11 +18,11 @@ ROWS_PER_FETCH = 1024  # chunk rows read from DuckDB at a time: flat memory on l
 def shadow_reindex(ws, embedder_version_path: Path | str, show_progress: bool = False) -> Path:
     """Embed every chunk of the workspace with the model at `embedder_version_path` into its own
     index folder; returns that folder. The champion's index is left untouched."""
-    from rag_agent.retrieval.embedder import SentenceTransformerEmbedder
+    from rag_agent.retrieval.embedder import load_embedder
     from rag_agent.retrieval.factory import build_index, index_dir
 
     models = ws.config.models
-    embedder = SentenceTransformerEmbedder(Path(embedder_version_path), batch_size=models.batch_size, device=models.device)
+    embedder = load_embedder(models, str(embedder_version_path))
     target = index_dir(ws, embedder.version)
     build_index(ws, embedder, _chunk_rows(ws), dir=target, show_progress=show_progress)
     log.info("shadow index for %s at %s", embedder.version, target)

@@ -18,91 +18,22 @@ from __future__ import annotations
 
 import copy
 import logging
-from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
-from rag_agent.config import TrainingConfig
 from rag_agent.errors import ConfigError
-from training.common import optimizer_steps
+from training.reranker_config import RerankerTrainConfig
 
 log = logging.getLogger(__name__)
 
 BASE_RERANKER_INIT = "bundled:all-MiniLM-L6-v2"
 
 
-@dataclass
-class RerankerTrainConfig:
-    """What every reranker objective shares (built from `TrainingConfig`)."""
-
-    lr: float = 3e-5
-    epochs: int = 1
-    batch_size: int = 16
-    max_steps: int = 0  # 0 = run the epochs
-    min_steps: int = 0  # epochs repeat until at least this many steps
-    max_length: int = 256
-    max_grad_norm: float = 1.0
-    seed: int = 0
-    base_temperature: float = 0.05  # residual: base_scale = 1 / base_temperature (the embedder's InfoNCE scale)
-    merge_alpha: float = 1.0  # residual: weight of the trained g when averaged with the g it started from
-    head_lr_scale: float = 1.0  # residual: learning rate of the zero-initialised head relative to `lr`
-
-    @classmethod
-    def from_training(cls, cfg: TrainingConfig, **overrides):
-        values = {
-            "lr": cfg.reranker_lr,
-            "epochs": cfg.reranker_epochs,
-            "batch_size": cfg.reranker_batch_size,
-            "max_steps": cfg.reranker_max_steps,
-            "min_steps": cfg.reranker_min_steps,
-            "max_length": cfg.reranker_max_length,
-            "max_grad_norm": cfg.max_grad_norm,
-            "seed": cfg.seed,
-            "base_temperature": cfg.reranker_base_temperature,
-            "merge_alpha": cfg.reranker_merge_alpha,
-            "head_lr_scale": cfg.reranker_head_lr_scale,
-        }
-        values.update(cls._extra_from_training(cfg))
-        values.update(overrides)
-        names = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - names)
-        if unknown:
-            raise ConfigError(", ".join(unknown), f"fields of {cls.__name__}", "check the override names")
-        built = cls(**values)
-        built.validate()
-        return built
-
-    @classmethod
-    def _extra_from_training(cls, cfg: TrainingConfig) -> dict:
-        return {}
-
-    def validate(self) -> None:
-        if self.lr <= 0 or self.batch_size < 1:
-            raise ConfigError(f"reranker lr={self.lr} batch={self.batch_size}", "lr > 0 and batch >= 1", "fix training.reranker_*")
-        if self.base_temperature <= 0 or not 0.0 <= self.merge_alpha <= 1.0 or self.head_lr_scale <= 0:
-            raise ConfigError(
-                f"reranker base_temperature={self.base_temperature} merge_alpha={self.merge_alpha} head_lr_scale={self.head_lr_scale}",
-                "base_temperature > 0, merge_alpha in [0, 1], head_lr_scale > 0",
-                "fix training.reranker_base_temperature / reranker_merge_alpha / reranker_head_lr_scale",
-            )
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    def n_steps(self, n_items: int) -> int:
-        return optimizer_steps(n_items, self.items_per_step(), self.epochs, self.max_steps, self.min_steps)
-
-    def items_per_step(self) -> int:
-        return self.batch_size
-
-
-def init_reranker(parent_path: Path | str | None, max_length: int):
-    """A trainable CrossEncoder: the parent's, or MiniLM with a fresh 1-logit head."""
-    import torch
+def init_reranker(parent_path: Path | str | None, max_length: int, device: str):
+    """A trainable CrossEncoder on `device` (`models.device`): the parent's, or MiniLM with a fresh 1-logit head."""
     from sentence_transformers import CrossEncoder
 
     from rag_agent.models import embedder_path
 
-    device = "cuda" if torch.cuda.is_available() else "cpu"
     if parent_path is None or str(parent_path) == "none":
         model = CrossEncoder(str(embedder_path(BASE_RERANKER_INIT)), num_labels=1, max_length=max_length, device=device, local_files_only=True)
     else:
@@ -179,22 +110,24 @@ def train_mode(model, on: bool) -> None:
     model.train(on)
 
 
-def fit(model, n_items: int, cfg: RerankerTrainConfig, batch_loss, batch_size: int | None = None, residual: bool = False) -> list[float]:
+def fit(model, n_items: int, cfg: RerankerTrainConfig, batch_loss, batch_size: int | None = None, residual: bool = False,
+        per_step: int | None = None) -> list[float]:
     """The plain PyTorch loop every pointwise/pairwise/listwise objective shares, via `accelerate`
     (so it runs unchanged under `accelerate launch`): shuffled batches of item indices, AdamW,
     gradient clipping. `batch_loss(indices, forward)` returns the batch's loss. Returns the loss
-    per step. `residual`: the zero head trains at `head_lr_scale` x lr."""
+    per step. `residual`: the zero head trains at `head_lr_scale` x lr. `per_step`: items an epoch
+    counts per step (default the batch size; listwise objectives count lists per step)."""
     import random
 
     from training.common import make_accelerator
 
-    accelerator, optimizer = make_accelerator(), make_optimizer(model, cfg, residual)
+    accelerator, optimizer = make_accelerator(str(model.device)), make_optimizer(model, cfg, residual)
     forward, optimizer = accelerator.prepare(model, optimizer)
     rng = random.Random(cfg.seed)
     batch_size = batch_size or cfg.batch_size
     order: list[int] = []
     losses = []
-    for _ in range(cfg.n_steps(n_items)):
+    for _ in range(cfg.n_steps(n_items, per_step)):
         if len(order) < min(batch_size, n_items):
             fresh = list(range(n_items))
             rng.shuffle(fresh)
@@ -267,15 +200,15 @@ def zero_output_layer(model) -> None:
             layer.bias.zero_()
 
 
-def init_residual(parent_path: Path | str | None, max_length: int):
+def init_residual(parent_path: Path | str | None, max_length: int, device: str):
     """g: the parent's cross-encoder part when the parent is residual, else MiniLM with a zero head."""
     from rag_agent.retrieval.reranker import is_residual
 
     if parent_path is not None and str(parent_path) != "none" and is_residual(parent_path):
-        return init_reranker(parent_path, max_length)
+        return init_reranker(parent_path, max_length, device)
     if parent_path is not None and str(parent_path) != "none":
         log.warning("parent %s is not a residual reranker: g starts from MiniLM with a zero head", parent_path)
-    model = init_reranker(None, max_length)
+    model = init_reranker(None, max_length, device)
     zero_output_layer(model)
     return model
 
@@ -283,10 +216,13 @@ def init_residual(parent_path: Path | str | None, max_length: int):
 class ResidualBase:
     """The frozen embedder term base_scale * quantised cos_E(q, c), computed once per (query, text)."""
 
-    def __init__(self, embedder_path: str, base_temperature: float, embedder=None):
-        from rag_agent.retrieval.embedder import SentenceTransformerEmbedder
+    def __init__(self, embedder_path: str, base_temperature: float, embedder=None, models=None):
+        """`embedder`: an already loaded one to reuse; else it is loaded with `models` (the
+        `models` section: device and batch size; its defaults when None)."""
+        from rag_agent.config import ModelsConfig
+        from rag_agent.retrieval.embedder import load_embedder
 
-        self.embedder = embedder or SentenceTransformerEmbedder.from_spec(str(embedder_path))
+        self.embedder = embedder or load_embedder(models or ModelsConfig(), str(embedder_path))
         self.embedder_path = str(embedder_path)
         self.embedder_version = self.embedder.version
         self.scale = 1.0 / base_temperature
@@ -324,9 +260,9 @@ def full_score(model, queries: list[str], texts: list[str], base: ResidualBase |
     return logits + base.terms(queries, texts).to(device=logits.device, dtype=logits.dtype)
 
 
-def start(parent_path: Path | str | None, cfg: RerankerTrainConfig, embedder: str | None = None):
-    """(model, base, start_state): residual when `embedder` is given or the parent is residual
-    (the parent's card names its embedder), else legacy (base None)."""
+def start(parent_path: Path | str | None, cfg: RerankerTrainConfig, embedder: str | None = None, *, models):
+    """(model, base, start_state) on `models.device`: residual when `embedder` is given or the parent is
+    residual (the parent's card names its embedder), else legacy (base None)."""
     from rag_agent.retrieval.reranker import is_residual, read_residual_card
 
     parent_residual = parent_path is not None and str(parent_path) != "none" and is_residual(parent_path)
@@ -336,10 +272,10 @@ def start(parent_path: Path | str | None, cfg: RerankerTrainConfig, embedder: st
         embedder = embedder or card["embedder_path"]
         base_temperature = 1.0 / float(card["base_scale"])  # g was learnt against this scale: keep it
     if embedder is None:
-        return init_reranker(parent_path, cfg.max_length), None, None
-    model = init_residual(parent_path, cfg.max_length)
+        return init_reranker(parent_path, cfg.max_length, models.device), None, None
+    model = init_residual(parent_path, cfg.max_length, models.device)
     start_state = {k: v.detach().clone().cpu() for k, v in model.state_dict().items()}
-    return model, ResidualBase(embedder, base_temperature), start_state
+    return model, ResidualBase(embedder, base_temperature, models=models), start_state
 
 
 def finish(model, base: ResidualBase | None, start_state: dict | None, cfg: RerankerTrainConfig, out_dir: Path | str, card: dict) -> dict:

@@ -87,9 +87,9 @@ def ingest(
     cfg = ws.config
     items = iter_documents(paths, max_bytes=cfg.chunking.max_document_bytes)  # DataError for a missing path
     if embedder is None:
-        from rag_agent.retrieval.embedder import SentenceTransformerEmbedder
+        from rag_agent.retrieval.embedder import load_embedder
 
-        embedder = SentenceTransformerEmbedder.from_spec(cfg.models.embedder, batch_size=cfg.models.batch_size, device=cfg.models.device)
+        embedder = load_embedder(cfg.models)
     report = IngestReport(embedder_version=embedder.version)
     index = open_index(ws, embedder.version, _saved_index_dim(ws, embedder.version) or embedder.dim, create=True)
     with _progress_bar(progress) as bar:

@@ -14,8 +14,15 @@ from rag_agent.models import embedder_path, fingerprint_dir
 log = logging.getLogger(__name__)
 
 
+def load_embedder(models, spec: str | None = None) -> SentenceTransformerEmbedder:
+    """The one way an embedder is built: `spec` (default `models.embedder`; "bundled:NAME" or a
+    directory) with the `models` section's batch size and device."""
+    return SentenceTransformerEmbedder(embedder_path(spec or models.embedder), batch_size=models.batch_size, device=models.device)
+
+
 class SentenceTransformerEmbedder:
-    """Wraps a sentence-transformers directory. `version` = "<dirname>@<content hash>"."""
+    """Wraps a sentence-transformers directory. `version` = "<dirname>@<content hash>".
+    Built by `load_embedder(cfg.models)`, so batch size and device follow the config."""
 
     def __init__(self, path: Path | str, batch_size: int = 32, device: str = "cpu"):
         self.path = Path(path)

@@ -1,6 +1,7 @@
 """Rerankers: the identity (`none`), a residual reranker, and any sentence-transformers CrossEncoder.
 
-`load_reranker("none")` keeps the index order; `load_reranker(<dir>)` loads a residual reranker
+`load_reranker(cfg.models)` (or `load_reranker(cfg.models, spec)`) is the one way a reranker is
+built, on `models.device`. "none" keeps the index order; a directory loads a residual reranker
 (embedder score + cross-encoder correction, what training produces; a folder with residual.json)
 or a plain CrossEncoder (any compatible directory). Versions follow the
 embedder's rule, "<dirname>@<content hash>", so traces and eval results name the exact weights.
@@ -78,14 +79,16 @@ class CrossEncoderReranker:
         return [float(s) for s in scores.reshape(-1)]
 
 
-def load_reranker(spec: str, batch_size: int = 32, device: str = "cpu", embedder=None):
-    """`"none"` -> NoReranker; a residual folder (has residual.json) -> ResidualReranker (`embedder`:
-    an already loaded embedder to reuse when it is the bound one); another directory -> CrossEncoderReranker."""
+def load_reranker(models, spec: str | None = None, embedder=None):
+    """`spec` (default `models.reranker`) with the `models` section's batch size and device:
+    "none" -> NoReranker; a residual folder (has residual.json) -> ResidualReranker (`embedder`: an
+    already loaded embedder to reuse when it is the bound one); another directory -> CrossEncoderReranker."""
+    spec = str(spec if spec is not None else models.reranker)
     if not spec or spec == NO_RERANKER:
         return NoReranker()
     if is_residual(spec):
-        return ResidualReranker(spec, batch_size=batch_size, device=device, embedder=embedder)
-    return CrossEncoderReranker(spec, batch_size=batch_size, device=device)
+        return ResidualReranker(spec, models, embedder=embedder)
+    return CrossEncoderReranker(spec, batch_size=models.batch_size, device=models.device)
 
 
 # ---- residual reranker: embedder score + a cross-encoder correction ---------------------------------
@@ -122,7 +125,10 @@ class ResidualReranker:
     embedder retrieved the candidates. A caller that already has cosines of that same embedder
     may pass them (`base_cosines=`, with `embedder_version=`); any other version is ignored."""
 
-    def __init__(self, path: Path | str, batch_size: int = 32, device: str = "cpu", embedder=None):
+    def __init__(self, path: Path | str, models, embedder=None):
+        """`models`: the `models` section (batch size, device) for g and the bound embedder."""
+        batch_size, device = models.batch_size, models.device
+        self.models = models
         self.path = Path(path)
         self.card = read_residual_card(self.path)
         self.base_scale = float(self.card["base_scale"])
@@ -135,9 +141,9 @@ class ResidualReranker:
     @property
     def embedder(self):
         if self._embedder is None:
-            from rag_agent.retrieval.embedder import SentenceTransformerEmbedder
+            from rag_agent.retrieval.embedder import load_embedder
 
-            embedder = SentenceTransformerEmbedder.from_spec(self.card["embedder_path"], batch_size=self.batch_size, device=self.device)
+            embedder = load_embedder(self.models, self.card["embedder_path"])
             if embedder.version != self.embedder_version:
                 raise ModelError(
                     f"embedder {embedder.version} at {self.card['embedder_path']}",

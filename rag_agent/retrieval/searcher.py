@@ -105,11 +105,11 @@ class WorkspaceRetriever:
 
         models = ws.config.models
         if embedder is None:
-            from rag_agent.retrieval.embedder import SentenceTransformerEmbedder
+            from rag_agent.retrieval.embedder import load_embedder
 
-            embedder = SentenceTransformerEmbedder.from_spec(models.embedder, batch_size=models.batch_size, device=models.device)
+            embedder = load_embedder(models)
         if reranker is None:
-            reranker = load_reranker(models.reranker, batch_size=models.batch_size, device=models.device)
+            reranker = load_reranker(models)
         index = open_index(ws, embedder.version, embedder.dim, create=False)
         return cls(embedder, index, reranker, ChunkTexts(ws.db_path, con=con, capacity=ws.config.index.text_cache_chunks))
 

@@ -8,7 +8,7 @@ a confidence weight w_q (listwise_kl.teacher_confidence).
 Formula:
     s_qi = cos(E(q), E(c_i)) / temperature            (the embedder's own retrieval logits)
     loss = InfoNCE(batch) + λ · Σ_q w_q KL( softmax(t_q / τ) || softmax(s_q) ) / Σ_q w_q
-with λ = training.embedder_distill_weight, τ = training.distill_teacher_temperature and the same
+with λ = training.embedder.distill_weight, τ = training.distill.teacher_temperature and the same
 temperature as InfoNCE, so both terms speak about the same similarity scale.
 
 Source: InfoNCE / multiple-negatives ranking (see mnrl_with_hard_negatives.py) plus soft-label

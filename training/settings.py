@@ -1,0 +1,90 @@
+"""The `training` section of the one config: one sub-section per component, each the very
+settings object that component receives (rag_agent.config assembles the tree)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from rag_agent.config_section import Section
+from training.embedder_config import EmbedderTrainConfig
+from training.reranker_config import BCEConfig, DistillConfig, DPOConfig, PPOConfig, RerankerTrainConfig
+
+
+class TrainingDataConfig(Section):
+    """Which harvested rows become training data (training/data.py, training/supervised.py)."""
+
+    section_path = "training.data"
+
+    positive_grade: int = 2
+    """Judge grade (0..3) from which a chunk counts as a positive: 2 = "contains the clause"."""
+    supervised_max_tasks: int = 400
+    """Supervised reference: TRAIN tasks used (CPU time)."""
+    supervised_top_k: int = 10
+    """Supervised reference: hard negatives come from the base embedder's top-k in the contract."""
+    seed: int = 0
+    """Seeds which TRAIN tasks the supervised reference samples."""
+
+
+class LoopConfig(Section):
+    """The training loop (training/loop*.py, docs/loop.md): what a cycle runs and what it must pass."""
+
+    section_path = "training.loop"
+
+    split: str = "train"
+    """CUAD split whose tasks the agent answers; never the dev split."""
+    tasks_per_cycle: int = 8
+    """Sized so `make run` (3 cycles, the 1.5B agent and judge) fits about an hour on 2 CPU cores:
+    the agent takes ~36 s a task there and the judge ~8 s a chunk. Raise it on bigger machines."""
+    contracts_per_cycle: int = 2
+    """Fresh train contracts per cycle (their tasks feed that cycle)."""
+    tasks_per_contract: int = 10
+    """Tasks a cycle takes from one contract before adding another (at least contracts_per_cycle):
+    the judge reuses a chunk's KV prefix across questions about it. A contract has ~3 date/text
+    questions (taken first) and ~32 yes/no ones; 10 keeps a mix of contracts in every cycle."""
+    prefer_answer_types: str = "date,text"
+    """Answer types the loop asks first ("" = none). Measured in the first clean loop cycle: 9 of 10
+    random tasks asked about a clause the contract lacks (a checked "No"), which gives no positive."""
+    probe_contracts: int = 2
+    """Train contracts held back for the agent-success probe, never trained on."""
+    probe_tasks: int = 4
+    """Probe tasks run by the champion and by the proposed pipeline (0 = no probe)."""
+    probe_alpha: float = 0.05
+    """The agent probe vetoes only a significant drop: exact one-sided McNemar p below this
+    (training/loop_probe.py)."""
+    probe_tolerance: int = 0
+    """Ignored since probe_alpha replaced it; kept so older ragloop.toml files still load."""
+    dev_suite: str = "cuad"
+    """In-domain suite (under data_dir) that must rise: contracts the loop never saw."""
+    dev_split: str = "dev"
+    """Split of dev_suite the gate evaluates."""
+    guard_suites: str = "mteb_law/aila_statutes,mteb_law/legalbench_corporate_lobbying"
+    """Comma-separated suites (under data_dir) that must not regress."""
+    guard_against_base: bool = True
+    """Guard suites must also hold against the base models, not only the current champion: each
+    promotion may lose up to gate.tolerance, which would otherwise add up over cycles."""
+    rerank_k: int = 10
+    """Ignored: the gate reranks agent.retrieve_k candidates, the depth the agent reranks; kept so
+    older ragloop.toml files still load."""
+    seed: int = 0
+    """Seeds which contracts and tasks each cycle and the probe take, and the probe's statistics."""
+
+
+class TrainingConfig(Section):
+    section_path = "training"
+
+    embedder: EmbedderTrainConfig = Field(default_factory=EmbedderTrainConfig)
+    """The embedder fine-tune (training/embedder_trainer.py)."""
+    reranker: RerankerTrainConfig = Field(default_factory=RerankerTrainConfig)
+    """What every reranker objective shares (training/reranker_model.py)."""
+    distill: DistillConfig = Field(default_factory=DistillConfig)
+    """Listwise distillation of the judge (reranker objective, and the embedder's optional KL term)."""
+    dpo: DPOConfig = Field(default_factory=DPOConfig)
+    """The dpo reranker objective."""
+    ppo: PPOConfig = Field(default_factory=PPOConfig)
+    """The ppo reranker objective."""
+    bce: BCEConfig = Field(default_factory=BCEConfig)
+    """The legacy bce reranker objective."""
+    data: TrainingDataConfig = Field(default_factory=TrainingDataConfig)
+    """Which harvested rows become training data."""
+    loop: LoopConfig = Field(default_factory=LoopConfig)
+    """The training loop."""
