@@ -91,7 +91,7 @@ class PromotionPolicy:
         if isinstance(cfg, PromotionPolicy):
             return cfg
         if cfg is None or isinstance(cfg, GateConfig):
-            gate, training = cfg or GateConfig(), TrainingConfig()
+            gate, training = cfg or GateConfig(), TrainingConfig().loop
         elif isinstance(cfg, RagloopConfig):
             gate, training = cfg.gate, cfg.training.loop
         else:

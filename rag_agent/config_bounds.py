@@ -119,7 +119,7 @@ def bound_for(key: str, kind: type) -> Range:
         return ANY
     if name == "lr" or name.endswith("_lr"):
         return POSITIVE
-    if any(word in name for word in _UNIT_WORDS):
+    if any(word in name.split("_") for word in _UNIT_WORDS):  # words, not substrings: max_regene-ratio-ns is a count
         return UNIT
     if name.endswith("_s") or "tolerance" in name or kind is int:
         return COUNT
