@@ -99,6 +99,7 @@ def test_a_traced_langgraph_app_writes_the_own_agents_rows_and_harvests(workspac
                            answer={"answer": out["answer"], "citations": [position]})
     workspace.config.agent.retrieve_k = workspace.config.agent.context_k = K
     workspace.config.agent.max_rewrites = 1
+    workspace.config.agent.rewrite_shows_new = False  # the app shows the rewritten query's top K, seen or not
     run_tasks(workspace, [Task("t1", QUESTION)], "own", llm=scripted, retriever=searcher, web=FakeWeb())
 
     with workspace.db() as con:

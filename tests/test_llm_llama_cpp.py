@@ -111,3 +111,13 @@ def test_prompt_longer_than_context_is_one_clear_error(tiny):
     assert "\n" not in str(info.value)
     with pytest.raises(LLMError, match="llm.n_ctx"):
         tiny.choice_probabilities([{"role": "user", "content": "clause " * 3000}], ["yes", "no"])
+
+
+def test_prompt_speed_probe_reads_real_tokens_and_leaves_the_cache_empty(tiny):
+    from rag_agent.llm.speed import prompt_tokens_per_second
+
+    tiny.complete([{"role": "user", "content": "Say yes."}], max_tokens=2)  # something in the KV cache
+    tps = prompt_tokens_per_second(tiny, n_tokens=120)
+    assert tps is not None and 1.0 < tps < 100_000
+    assert tiny._loaded.llama.n_tokens == 0  # a task after the probe finds a fresh context
+    assert prompt_tokens_per_second(object()) is None  # not an embedded model: nothing to measure

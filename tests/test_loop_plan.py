@@ -35,3 +35,17 @@ def test_a_one_hour_budget_fits_and_plans_more_tasks_when_faster():
     slow, fast = Throughput(30, 10, 300, True), Throughput(12, 5, 300, True)
     assert plan_tasks(1800, 1, fast) > plan_tasks(1800, 1, slow) >= 2
     assert plan_tasks(10, 3, slow) == 2  # out of time: a minimal cycle, not zero tasks
+
+
+def test_the_first_cycle_is_planned_from_the_probed_llm_speed():
+    """The reference cycle (35 prompt tok/s: agent 90.6 s, harvest 37 s a task, 1,441 s fixed)
+    scaled by this machine's speed: on the reference machine a 60-minute run's first cycle gets
+    the minimum, on a machine reading 3x faster it gets tasks, and never more than the fixed
+    defaults would have promised."""
+    from training.loop_plan import REFERENCE_AGENT_S_PER_TASK, probed_throughput
+
+    same, faster = probed_throughput(35.0), probed_throughput(105.0)
+    assert same.agent_s_per_task == REFERENCE_AGENT_S_PER_TASK and not same.measured
+    assert abs(faster.agent_s_per_task * 3 - same.agent_s_per_task) < 1e-9 and abs(faster.fixed_s * 3 - same.fixed_s) < 1e-9
+    assert plan_tasks(3600, 3, same) == 2  # what the 64-minute first cycle should have been planned at
+    assert 2 < plan_tasks(3600, 3, faster) < plan_tasks(3600, 3, measured_throughput([]))

@@ -106,6 +106,8 @@ class TrainingLoop:
         from training.loop_plan import measured_throughput, plan_tasks
 
         throughput = measured_throughput([self.done_steps(c) for c in range(1, cycle)])
+        if not throughput.measured:
+            throughput = self._probed_throughput() or throughput
         left = deadline - time.time()
         tasks = plan_tasks(left, cycles - cycle + 1, throughput)
         log.info("cycle %d: %d tasks planned (%.0f s left for %d cycles; %s)", cycle, tasks, left, cycles - cycle + 1, throughput.to_dict())
@@ -126,6 +128,18 @@ class TrainingLoop:
             self._finish(cycle, name, payload, seconds)
             done[name] = payload
         return cycle_row(cycle, done)
+
+    def _probed_throughput(self):
+        """Before any cycle has measured itself: scale the reference cycle by the LLM's prompt speed
+        on this machine (one ~300-token prompt; llama.cpp backends only, else None)."""
+        from rag_agent.llm.speed import prompt_tokens_per_second
+        from training.loop_plan import probed_throughput
+
+        tps = prompt_tokens_per_second(self.get_llm())
+        if tps is None:
+            return None
+        log.info("LLM reads %.1f prompt tokens/s here: the first cycle is planned from that", tps)
+        return probed_throughput(tps)
 
     def get_llm(self):
         if self.llm is None:

@@ -12,12 +12,22 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-# Before any measurement. Agent: 10-19 s a task measured on 2 cores with the 1.5B (issue 11);
-# harvest: the judge reads ~5 shown chunks a task at ~1-2 s each. Fixed: the first cycle also
-# encodes every suite once (~3,400 passages) and trains both models: ~10 min measured on 2 cores.
+# Before any measurement (no LLM speed known either). Agent: 10-19 s a task measured on 2 cores
+# with the 1.5B (issue 11); harvest: the judge reads ~5 shown chunks a task at ~1-2 s each. Fixed:
+# the first cycle also encodes every suite once (~3,400 passages) and trains both models.
 DEFAULT_AGENT_S_PER_TASK = 16.0
 DEFAULT_HARVEST_S_PER_TASK = 8.0
 DEFAULT_FIXED_S = 600.0
+
+# The first cycle of a fresh-clone `make run` (2026-11-30, 2 cores, the 1.5B reading 35 prompt
+# tokens/s): agent 90.6 s a task (2.5 attempts a task: rewrites fire), harvest 37 s a task (4.6
+# judgments), everything else 1,441 s (the first suite encodes and the reranker's dev scoring).
+# The defaults above had planned 19 tasks for a 20-minute share; the cycle took 64 minutes. Scaled
+# by the speed a short probe measures (`probed_throughput`), these plan the first cycle instead.
+REFERENCE_PROMPT_TPS = 35.0
+REFERENCE_AGENT_S_PER_TASK = 90.6
+REFERENCE_HARVEST_S_PER_TASK = 37.0
+REFERENCE_FIRST_FIXED_S = 1441.0
 SAFETY = 0.9  # plan 90% of each cycle's share: estimates are means, a cycle's tasks vary
 MIN_TASKS = 2  # a cycle with fewer tasks teaches nothing; better end a little late than learn nothing
 MAX_TASKS = 400
@@ -45,6 +55,15 @@ def measured_throughput(cycles: list[dict[str, dict]]) -> Throughput:
         fixed = sum(s for step, s in seconds.items() if step not in ("agent", "harvest"))
         return Throughput(seconds.get("agent", 0.0) / tasks, seconds.get("harvest", 0.0) / tasks, fixed, True)
     return Throughput(DEFAULT_AGENT_S_PER_TASK, DEFAULT_HARVEST_S_PER_TASK, DEFAULT_FIXED_S, False)
+
+
+def probed_throughput(prompt_tps: float) -> Throughput:
+    """First-cycle estimate from the LLM's measured prompt speed (tokens/s): the reference cycle's
+    seconds scaled by how much faster or slower this machine reads. The fixed part scales too:
+    encoding and cross-encoder scoring run on the same cores. Not `measured`: the next cycle
+    replaces it with its own figures."""
+    scale = REFERENCE_PROMPT_TPS / max(prompt_tps, 0.1)
+    return Throughput(REFERENCE_AGENT_S_PER_TASK * scale, REFERENCE_HARVEST_S_PER_TASK * scale, REFERENCE_FIRST_FIXED_S * scale, False)
 
 
 def plan_tasks(seconds_left: float, cycles_left: int, throughput: Throughput) -> int:

@@ -1,0 +1,30 @@
+"""How fast the loaded LLM reads a prompt here: what `training loop --minutes` plans its first cycle
+from (training/loop_plan.py), before any cycle has measured itself."""
+
+from __future__ import annotations
+
+import time
+
+# A contract-like passage; its exact words do not matter, only that it tokenises like the agent's
+# documents (about 4 characters a token for English legal text).
+_TEXT = ("This Agreement shall be governed by and construed in accordance with the laws of the State of "
+         "Delaware, without regard to its conflict of laws principles. Either party may terminate this "
+         "Agreement upon thirty (30) days prior written notice to the other party. ")
+
+
+def prompt_tokens_per_second(llm, n_tokens: int = 300) -> float | None:
+    """Prompt tokens evaluated per second by an embedded llama.cpp model (None for other backends,
+    e.g. an OpenAI-compatible server, whose speed is not ours to measure). Evaluates `n_tokens`
+    fresh tokens once and leaves the KV cache empty, as a new task would find it."""
+    loaded = getattr(llm, "_loaded", None)
+    if loaded is None:
+        return None
+    llama = loaded.llama
+    tokens = llama.tokenize((_TEXT * (n_tokens // 40 + 1)).encode("utf-8"), add_bos=True, special=False)[:n_tokens]
+    with loaded.lock:
+        llama.reset()
+        started = time.perf_counter()
+        llama.eval(tokens)
+        seconds = time.perf_counter() - started
+        llama.reset()
+    return len(tokens) / seconds if seconds > 0 else None
