@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import time
+
+import pytest
+
 from training.loop_plan import DEFAULT_AGENT_S_PER_TASK, Throughput, measured_throughput, plan_tasks
 
 
@@ -49,3 +53,20 @@ def test_the_first_cycle_is_planned_from_the_probed_llm_speed():
     assert abs(faster.agent_s_per_task * 3 - same.agent_s_per_task) < 1e-9 and abs(faster.fixed_s * 3 - same.fixed_s) < 1e-9
     assert plan_tasks(3600, 3, same) == 2  # what the 64-minute first cycle should have been planned at
     assert 2 < plan_tasks(3600, 3, faster) < plan_tasks(3600, 3, measured_throughput([]))
+
+
+@pytest.mark.llm
+@pytest.mark.slow
+def test_a_loop_with_an_embedded_llm_plans_its_first_cycle_from_the_probe(tmp_path):
+    pytest.importorskip("llama_cpp")
+    from rag_agent.config import LLMConfig
+    from rag_agent.llm import load_llm
+    from rag_agent.workspace import Workspace
+    from training.loop import TrainingLoop
+
+    loop = TrainingLoop(Workspace.open(tmp_path / "ws"), llm=load_llm(LLMConfig(backend="tiny", n_ctx=1024)), progress=False)
+    tasks, plan = loop._plan(1, 3, time.time() + 3600)
+    assert not plan["measured"] and plan["agent_s_per_task"] != DEFAULT_AGENT_S_PER_TASK  # probed, not the fixed default
+    assert tasks >= 2 and plan["cycles_left"] == 3
+    fake = TrainingLoop(loop.ws, llm=object(), progress=False)  # a server-backed LLM: nothing to probe
+    assert fake._plan(1, 3, time.time() + 3600)[1]["agent_s_per_task"] == DEFAULT_AGENT_S_PER_TASK
