@@ -178,7 +178,10 @@ def pytest_fixture_setup(fixturedef, request):
         return (yield)
     finally:
         needed = _state["needed"]
-        if needed:
+        # Only cached fixtures carry their cost to later tests; a function-scoped one is rebuilt per
+        # test (and per parameter: the chroma-http instance of `filled` starts a server, the
+        # faiss-flat one does not), and each build is charged to the test that runs it.
+        if needed and fixturedef.scope != "function":
             _learned.setdefault(fixturedef, {}).update(needed)
         _state["needed"] = outer | needed
 
