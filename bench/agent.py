@@ -117,6 +117,7 @@ def measure_speed(llm, ws) -> tuple[float, float]:
     import numpy as np
 
     from rag_agent.graph import prompts
+    from rag_agent.llm.speed import prompt_tokens_per_second
 
     loaded = getattr(llm, "_loaded", None)
     if loaded is None:
@@ -125,12 +126,9 @@ def measure_speed(llm, ws) -> tuple[float, float]:
         (text,) = con.execute("SELECT text FROM documents ORDER BY doc_id LIMIT 1").fetchone()
     passages = [prompts.compact(text)[i * 600 : (i + 1) * 600] for i in range(5)]
     tokens = llm._prompt_tokens(prompts.grade_score_messages("On what date was this agreement made?", passages))
+    prompt_tps = prompt_tokens_per_second(llm, tokens=tokens, keep=True)  # generation continues that prompt
     llama = loaded.llama
     with loaded.lock:
-        llama.reset()
-        started = time.perf_counter()
-        llama.eval(tokens)
-        prompt_tps = len(tokens) / (time.perf_counter() - started)
         generated = 32
         started = time.perf_counter()
         for _ in range(generated):  # greedy decoding, one token per evaluation, as generation does

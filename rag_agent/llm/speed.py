@@ -12,19 +12,22 @@ _TEXT = ("This Agreement shall be governed by and construed in accordance with t
          "Agreement upon thirty (30) days prior written notice to the other party. ")
 
 
-def prompt_tokens_per_second(llm, n_tokens: int = 300) -> float | None:
+def prompt_tokens_per_second(llm, n_tokens: int = 300, tokens: list[int] | None = None, keep: bool = False) -> float | None:
     """Prompt tokens evaluated per second by an embedded llama.cpp model (None for other backends,
-    e.g. an OpenAI-compatible server, whose speed is not ours to measure). Evaluates `n_tokens`
-    fresh tokens once and leaves the KV cache empty, as a new task would find it."""
+    e.g. an OpenAI-compatible server, whose speed is not ours to measure). Evaluates `tokens` (by
+    default `n_tokens` of contract-like text) fresh, once, and leaves the KV cache empty, as a new
+    task would find it (`keep=True`: leaves the prompt in it, for a caller that times generation next)."""
     loaded = getattr(llm, "_loaded", None)
     if loaded is None:
         return None
     llama = loaded.llama
-    tokens = llama.tokenize((_TEXT * (n_tokens // 40 + 1)).encode("utf-8"), add_bos=True, special=False)[:n_tokens]
+    if tokens is None:
+        tokens = llama.tokenize((_TEXT * (n_tokens // 40 + 1)).encode("utf-8"), add_bos=True, special=False)[:n_tokens]
     with loaded.lock:
         llama.reset()
         started = time.perf_counter()
         llama.eval(tokens)
         seconds = time.perf_counter() - started
-        llama.reset()
+        if not keep:
+            llama.reset()
     return len(tokens) / seconds if seconds > 0 else None
