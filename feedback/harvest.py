@@ -328,10 +328,10 @@ class Harvester:
         for table in PRODUCT_TABLES:
             self.con.execute(f"DELETE FROM {table} WHERE run_id = ? AND task_id = ?", [run_id, task_id])
 
-    def _write_state(self, run_id: str, task_id: str, status: str, reason: str | None) -> None:
+    def _write_state(self, run_id: str, task_id: str, status: str, reason: str | None, clause_exists: bool | None = None) -> None:
         self.con.execute(
-            "INSERT INTO harvest_state (run_id, task_id, status, reason, judge) VALUES (?, ?, ?, ?, ?)",
-            [run_id, task_id, status, reason, self.judge_name],
+            "INSERT INTO harvest_state (run_id, task_id, status, reason, judge, clause_exists) VALUES (?, ?, ?, ?, ?, ?)",
+            [run_id, task_id, status, reason, self.judge_name, clause_exists],
         )
 
     def _write_task(self, trace: TaskTrace, products: TaskProducts) -> None:
@@ -362,7 +362,7 @@ class Harvester:
                    embedder_version if n.signal == "mined" else None]
             for n in products.negatives
         ])
-        self._write_state(trace.run_id, trace.task_id, "harvested", None)
+        self._write_state(trace.run_id, trace.task_id, "harvested", None, trace.clause_exists())
 
     def _log(self) -> None:
         r = self.report

@@ -110,4 +110,11 @@ MIGRATIONS = [
         PRIMARY KEY (run_id, task_id, query, chunk_id)
     );
     """,
+    # The answer checker's word on the asked-for clause (TaskTrace.clause_exists): TRUE = it is in the
+    # contract (a date/text task, a verified "Yes", a failed "No"), FALSE = it is absent (a verified
+    # "No", a failed "Yes": every chunk of the task is a verified negative), NULL = unknown. Soft
+    # listwise targets skip FALSE tasks (training.distill.lists_need_clause).
+    """
+    ALTER TABLE harvest_state ADD COLUMN clause_exists BOOLEAN;
+    """,
 ]

@@ -48,6 +48,36 @@ def test_scored_lists_keep_soft_scores_and_count_what_they_skip(workspace):
     assert data.load_scored_lists_from_workspace(workspace, run_ids=["r9"])[0] == []
 
 
+def test_a_task_whose_checked_answer_says_the_clause_is_absent_gives_no_soft_target(workspace):
+    absent = [("r1", "t4", Q2, IDS[2], 0.8), ("r1", "t4", Q2, IDS[3], 0.1)]  # scores spread: usable but for the verdict
+    _fill(workspace, MIXED + absent)
+    with workspace.db() as con:
+        con.execute("INSERT INTO harvest_state (run_id, task_id, status, clause_exists) VALUES "
+                    "('r1', 't1', 'harvested', TRUE), ('r1', 't4', 'harvested', FALSE)")
+    lists, counts = data.load_scored_lists_from_workspace(workspace)
+    assert [g.origin for g in lists] == ["r1/t1"]
+    assert counts.clause_absent == 1 and "1 whose clause is absent" in counts.line()
+    kept, counts = data.load_scored_lists_from_workspace(workspace, need_clause=False)
+    assert [g.origin for g in kept] == ["r1/t1", "r1/t4"] and counts.clause_absent == 0
+
+
+def test_the_harvest_records_the_checked_answers_word_on_the_clause(tmp_path):
+    from feedback.synthetic import TaskSpec, insert_task
+    from tests.test_feedback_harvest import build, harvest
+
+    ws = build(tmp_path / "ws")  # text tasks: the clause is there (they have an answer)
+    order = [f"c1:{120 * i}-{120 * (i + 1)}" for i in range(6)]
+    with ws.db() as con:
+        for task_id, said, success in (("no-ok", "No", True), ("yes-failed", "Yes", False), ("yes-ok", "Yes", True)):
+            insert_task(con, TaskSpec(task_id, "Is there a non-compete clause?", {(0, "retrieve"): order}, doc_id="c1",
+                                      answer_type="yes_no", answer=said, success=success))
+    harvest(ws)
+    with ws.db() as con:
+        verdicts = dict(con.execute("SELECT task_id, clause_exists FROM harvest_state WHERE status = 'harvested'").fetchall())
+    assert verdicts["no-ok"] is False and verdicts["yes-failed"] is False  # verified negatives
+    assert verdicts["yes-ok"] is True and verdicts["t0"] is True
+
+
 def test_listwise_kl_matches_the_formula_and_ignores_padding():
     student, mask = pad_lists([torch.tensor([2.0, 0.0, 1.0]), torch.tensor([0.5, 0.1])])
     teacher, _ = pad_lists([[0.9, 0.2, 0.4], [0.3, 0.6]])

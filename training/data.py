@@ -67,10 +67,12 @@ class ScoredListCounts:
     single_candidate: int = 0  # fewer than 2 candidates with a judge score
     all_equal: int = 0  # every candidate scored the same (no ranking information)
     labels_without_score: int = 0  # judge_labels rows with score NULL (no log-probabilities)
+    clause_absent: int = 0  # the task's checked answer says the clause is absent (training.distill.lists_need_clause)
 
     def line(self) -> str:
         return (f"{self.queries} judged queries ({self.usable} usable, {self.single_candidate} with < 2 scored candidates, "
-                f"{self.all_equal} with all-equal scores; {self.labels_without_score} labels without a judge score)")
+                f"{self.all_equal} with all-equal scores, {self.clause_absent} whose clause is absent; "
+                f"{self.labels_without_score} labels without a judge score)")
 
 
 @dataclass
@@ -143,27 +145,35 @@ def load_graded_lists_from_workspace(ws, run_ids: list[str] | None = None, min_c
     return [g for g in groups.values() if len(g.texts) >= min_candidates and len(set(g.grades)) > 1]
 
 
-def load_scored_lists_from_workspace(ws, run_ids: list[str] | None = None) -> tuple[list[ScoredList], ScoredListCounts]:
+def load_scored_lists_from_workspace(ws, run_ids: list[str] | None = None, need_clause: bool | None = None) -> tuple[list[ScoredList], ScoredListCounts]:
     """Per (run, task, query): the judged chunks with the judge's P(yes) (`judge_labels.score`).
 
     Labels without a score (no log-probabilities: quote mode, no LLM) are not soft targets and are
-    left out; lists with fewer than 2 scored chunks or all-equal scores are skipped and counted."""
+    left out; lists with fewer than 2 scored chunks or all-equal scores are skipped and counted, and
+    so (with `need_clause`, default `training.distill.lists_need_clause`) are the lists of tasks whose
+    checked answer says the clause is absent."""
     from training.losses.listwise_kl import teacher_confidence
 
+    if need_clause is None:
+        need_clause = ws.config.training.distill.lists_need_clause
     rows = _query(
         ws,
-        """SELECT l.run_id, l.task_id, l.query, c.text, l.score
-           FROM judge_labels l JOIN chunks c USING (chunk_id) {where}
+        """SELECT l.run_id, l.task_id, l.query, c.text, l.score, h.clause_exists
+           FROM judge_labels l JOIN chunks c USING (chunk_id)
+           LEFT JOIN harvest_state h ON h.run_id = l.run_id AND h.task_id = l.task_id {where}
            ORDER BY l.run_id, l.task_id, l.query, l.chunk_id""",
         run_ids,
         "l.",
     )
     counts = ScoredListCounts()
     groups: dict[tuple, ScoredList] = {}
-    for run_id, task_id, query, text, score in rows:
+    absent: set[tuple] = set()
+    for run_id, task_id, query, text, score, clause_exists in rows:
         key = (run_id, task_id, query)
         if key not in groups:
             groups[key] = ScoredList(query, [], [], 1.0, f"{run_id}/{task_id}")
+            if need_clause and clause_exists is False:
+                absent.add(key)
         if score is None:
             counts.labels_without_score += 1
             continue
@@ -171,8 +181,10 @@ def load_scored_lists_from_workspace(ws, run_ids: list[str] | None = None) -> tu
         groups[key].scores.append(float(score))
     usable = []
     counts.queries = len(groups)
-    for group in groups.values():
-        if len(group.texts) < 2:
+    for key, group in groups.items():
+        if key in absent:
+            counts.clause_absent += 1
+        elif len(group.texts) < 2:
             counts.single_candidate += 1
         elif max(group.scores) - min(group.scores) <= 1e-9:
             counts.all_equal += 1
