@@ -114,6 +114,10 @@ class LLMConfig(Section):
     """Llama.cpp context window in tokens: 4096 holds the system prompt, 5 excerpts and the answer."""
     n_threads: int = 2
     """Llama.cpp CPU threads: the 2 cores of the reference machine."""
+    prefix_states: int = 4
+    """Embedded llama.cpp only: KV states of this many recent prompts are kept in RAM (about 24 MB each
+    for the agent's ~850-token prompt with the 1.5B), and a prompt resumes from the one it shares the
+    longest prefix with when that beats the live KV cache (rag_agent/llm/prefix_states.py). 0 = off."""
     timeout_s: float = 180.0
     """Seconds one request may take before it counts as failed (a 1.5B on 2 cores needs minutes for long
     prompts)."""

@@ -23,6 +23,7 @@ import numpy as np
 from rag_agent.config import LLMConfig
 from rag_agent.errors import LLMError
 from rag_agent.llm.base import BaseChatLLM
+from rag_agent.llm.prefix_states import PrefixStates, shared_prefix
 from rag_agent.protocols import Reply
 
 log = logging.getLogger(__name__)
@@ -33,6 +34,7 @@ class _Loaded:
     llama: Any  # llama_cpp.Llama
     lock: threading.Lock
     formatter: Any  # llama_chat_format.Jinja2ChatFormatter or None
+    states: PrefixStates  # KV of recent prompts (llm.prefix_states), one store per llama.cpp context
 
 
 _MODELS: dict[tuple[str, int], _Loaded] = {}
@@ -63,7 +65,7 @@ def _load(path: Path, cfg: LLMConfig) -> _Loaded:
             )
         except (ValueError, RuntimeError) as exc:
             raise LLMError(str(path), f"a loadable GGUF model ({exc})", "check the file, or lower llm.n_ctx if memory is short") from exc
-        loaded = _Loaded(llama=llama, lock=threading.Lock(), formatter=_chat_formatter(llama))
+        loaded = _Loaded(llama=llama, lock=threading.Lock(), formatter=_chat_formatter(llama), states=PrefixStates(cfg.prefix_states))
         log.info("loaded %s (n_ctx=%d) in %.1fs", Path(path).name, cfg.n_ctx, time.perf_counter() - started)
         _MODELS[key] = loaded
         return loaded
@@ -111,6 +113,9 @@ class LlamaCppLLM(BaseChatLLM):
             kwargs["response_format"] = {"type": "json_object", "schema": schema}
         started = time.perf_counter()
         with self._loaded.lock:
+            # Resume from a saved prompt that shares more with this one than the live KV cache does
+            # (the answer call after a rewrite shows the best-scored attempt's documents, not the last).
+            self._loaded.states.restore_if_longer(self._loaded.llama, self._prompt_tokens(messages))
             try:
                 out = self._loaded.llama.create_chat_completion(**kwargs)
             except ValueError as exc:
@@ -190,15 +195,15 @@ class LlamaCppLLM(BaseChatLLM):
         (the judge asks many questions behind the same system prompt, or, passage-first and
         chunk-major, behind the same [system][chunk]); returns how many tokens were reused."""
         llama = self._loaded.llama
-        shared = 0
-        for cached, new in zip(llama._input_ids.tolist(), tokens[:-1]):  # at least one token is evaluated
-            if cached != new:
-                break
-            shared += 1
+        states = self._loaded.states
+        states.restore_if_longer(llama, tokens)  # a saved prompt may share more than the live cache
+        # At least one token is evaluated, so the logits read next are this prompt's own.
+        shared = shared_prefix(np.asarray(llama._input_ids, dtype=np.int32), np.asarray(tokens[:-1], dtype=np.int32))
         if shared > 0 and llama._ctx.kv_cache_seq_rm(-1, shared, -1):
             llama.n_tokens = shared
         else:
             llama.reset()
         reused = llama.n_tokens
         llama.eval(tokens[llama.n_tokens :])
+        states.save(llama)
         return reused
