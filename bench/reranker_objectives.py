@@ -1,0 +1,105 @@
+"""Reranker objectives side by side from the SAME feedback: distill, then dpo and ppo on top of it.
+
+    .venv/bin/python bench/reranker_objectives.py --workspace workspace [--run-prefix loop-]
+        [--dev-half reporting] [--dev-contracts 0] [--law] [--steps 0]
+
+Copies the workspace (the loop's own registry is left alone), then, over its champion embedder:
+  * distill: the residual reranker (embedder logit + zero-initialised cross-encoder) trained by
+    listwise KL to the judge's P(yes) (training/distill_trainer.py);
+  * dpo and ppo: each trained from that distilled reranker as parent and frozen reference, on the
+    harvested preference pairs / graded lists (training/dpo_trainer.py, ppo_trainer.py);
+exactly as `training reranker --objective distill|dpo|ppo` would. Evaluates the champion embedder
+alone and each pipeline on CUAD dev (one half: choose on "tuning", report on "reporting") and, with
+`--law`, the MTEB law tasks, reranking `agent.retrieve_k` candidates as the loop's gate does, and
+prints NDCG@10 with deltas against the embedder alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from supervised_reference import dev_suite  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--workspace", type=Path, required=True)
+    parser.add_argument("--run-prefix", default="loop-", help="agent runs whose feedback trains the rerankers")
+    parser.add_argument("--dev-half", default="reporting", choices=["tuning", "reporting", "all"])
+    parser.add_argument("--dev-contracts", type=int, default=0, help="only the first N contracts of that half (0 = all)")
+    parser.add_argument("--law", action="store_true", help="also evaluate the MTEB law tasks")
+    parser.add_argument("--steps", type=int, default=0, help="training.reranker.max_steps for every objective (0 = the workspace's)")
+    args = parser.parse_args()
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from evals.runner import evaluate_suite
+    from rag_agent.retrieval.embedder import load_embedder
+    from rag_agent.retrieval.reranker import load_reranker
+    from rag_agent.workspace import Workspace
+    from training import registry
+    from training.candidates import train_reranker_candidate
+
+    console = Console()
+    scratch = Path(tempfile.mkdtemp(prefix="rr-objectives-"))
+    shutil.copytree(args.workspace, scratch / "ws", ignore=shutil.ignore_patterns("*.wal"))
+    ws = Workspace.open(scratch / "ws", create=False)
+    cfg = ws.config
+    cfg.eval.rerank_k = cfg.agent.retrieve_k  # the depth the agent reranks, as the loop's gate does
+    with ws.db() as con:
+        runs = [r for (r,) in con.execute("SELECT DISTINCT run_id FROM tasks WHERE run_id LIKE ? ORDER BY 1", [args.run_prefix + "%"]).fetchall()]
+    overrides = {"max_steps": args.steps} if args.steps else {}
+    embedder_version = registry.champion(ws, "embedder")
+    embedder = load_embedder(cfg.models, str(embedder_version.path))
+    console.print(f"runs {', '.join(runs)}; champion embedder {embedder_version.version_id}")
+
+    trained = {}
+    started = time.perf_counter()
+    distilled = train_reranker_candidate(ws, "distill", run_ids=runs, **overrides)
+    trained["distill"] = distilled
+    console.print(f"distill: {distilled.version_id} in {time.perf_counter() - started:.0f}s")
+    for algo in ("dpo", "ppo"):
+        started = time.perf_counter()
+        try:
+            trained[algo] = train_reranker_candidate(ws, algo, run_ids=runs, parent_id=distilled.version_id, **overrides)
+            console.print(f"{algo}: {trained[algo].version_id} in {time.perf_counter() - started:.0f}s")
+        except Exception as exc:  # one objective without data must not hide the others' rows
+            console.print(f"[yellow]{algo}: not trained: {exc}")
+
+    suites = [(dev_suite(Path(cfg.data_dir), args.dev_half, args.dev_contracts, scratch), "dev")]
+    if args.law:
+        data = Path(cfg.data_dir) / "mteb_law"
+        suites += [(data / "aila_statutes", None), (data / "legalbench_corporate_lobbying", None)]
+    pipelines = {"embedder alone": None} | {algo: load_reranker(cfg.models, str(v.path), embedder=embedder) for algo, v in trained.items()}
+    scores = {}
+    for name, reranker in pipelines.items():
+        started = time.perf_counter()
+        scores[name] = [evaluate_suite(path, split, embedder, reranker, ws=ws, cfg=cfg).metrics["ndcg@10"] for path, split in suites]
+        console.print(f"evaluated {name} in {time.perf_counter() - started:.0f}s: {[round(s, 4) for s in scores[name]]}")
+
+    table = Table(title=f"reranker objectives from the same feedback ({', '.join(runs)}) — NDCG@10, rerank depth {cfg.eval.rerank_k}, dev half {args.dev_half}")
+    table.add_column("pipeline")
+    table.add_column("trained on", justify="right")
+    for path, split in suites:
+        table.add_column(path.name if split is None else f"{path.name} {split}", justify="right")
+    base = scores["embedder alone"]
+    for name, values in scores.items():
+        version = trained.get(name)
+        items = "-" if version is None else str(version.trained_on.get("n", "?"))
+        table.add_row(name, items, *[f"{v:.4f}" + ("" if version is None else f" ({v - b:+.4f})") for v, b in zip(values, base)])
+    console.print(table)
+
+
+if __name__ == "__main__":
+    main()
