@@ -13,7 +13,9 @@ recall / kappa and judge_graded pair accuracy over informative pairs.
 
 Gold evidence is read ONLY to measure (evals.suites: a chunk is relevant when it overlaps a located
 span by >= eval.overlap_fraction of the shorter). Only tasks whose evidence was located are
-picked (the clause gate, which needs the agent's checked answer, is not simulated here).
+picked (the clause gate, which needs the agent's checked answer, is not simulated here), unless
+`--all-questions` takes every question of the chosen contracts as the loop does (a question whose
+clause the contract lacks has only irrelevant chunks: it adds cost and KV reuse, and false positives).
 
     .venv/bin/python bench/judge.py --half tuning --tasks 16 --contracts 4 --depth 5 --out rows.json
     .venv/bin/python bench/judge.py --rows rows.json --grid      # re-score saved rows, no LLM
@@ -45,6 +47,8 @@ def main() -> None:
                         " that wait for each other at every barrier crawl when each gets a fraction of a core)")
     parser.add_argument("--data", default=None)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--all-questions", action="store_true", help="as the loop selects: every question of the chosen contracts,"
+                        " also those whose clause the contract lacks (all their chunks count as irrelevant)")
     parser.add_argument("--out", default=None, help="save the judged rows here (JSON)")
     parser.add_argument("--rows", default=None, help="re-score rows saved by --out (no retrieval, no LLM)")
     parser.add_argument("--threshold", type=float, default=None, help="calibrated rule: P(yes) bar (default: config)")
@@ -76,7 +80,7 @@ def collect(args, cfg) -> dict:
     from rag_agent.retrieval.searcher import WorkspaceRetriever
     from rag_agent.types import Chunk
     from rag_agent.workspace import Workspace
-    from training.loop_tasks import TaskPool, load_pool, probe_selection, write_manifest
+    from training.loop_tasks import TaskPool, cycle_selection, load_pool, probe_selection, write_manifest
 
     data = Path(args.data or cfg.data_dir)
     suite = load_cuad(SuiteRef("cuad", data / "cuad", "dev"), join_gap=cfg.eval.evidence_join_gap)
@@ -84,10 +88,15 @@ def collect(args, cfg) -> dict:
     pool = load_pool(data, "dev", args.seed)
     located = {doc: [t for t in tasks if t.id in spans] for doc, tasks in pool.tasks_by_doc.items()}
     contracts = [c for c in pool.contracts if in_half(c["doc_id"], args.half) and len(located.get(c["doc_id"], [])) >= 2]
-    half_pool = TaskPool(pool.manifest, contracts, located)
-    chosen_contracts, tasks = probe_selection(half_pool, args.contracts, args.tasks, args.seed)
+    half_pool = TaskPool(pool.manifest, contracts, pool.tasks_by_doc if args.all_questions else located)
+    if args.all_questions:  # the loop's own selection: questions round-robin, date/text ones first
+        prefer = tuple(t for t in cfg.training.loop.prefer_answer_types.split(",") if t)
+        chosen_contracts, tasks = cycle_selection(half_pool, 1, 0, args.contracts, args.tasks, args.seed, prefer)
+    else:
+        chosen_contracts, tasks = probe_selection(half_pool, args.contracts, args.tasks, args.seed)
     tasks = sorted(tasks, key=lambda t: (t.doc_id, t.id))
-    print(f"{len(tasks)} {args.half}-half dev tasks with located evidence over {len(chosen_contracts)} contracts", flush=True)
+    print(f"{len(tasks)} {args.half}-half dev tasks ({sum(t.id in spans for t in tasks)} with located evidence) over "
+          f"{len(chosen_contracts)} contracts", flush=True)
 
     root = Path(tempfile.mkdtemp(prefix="bench-judge-"))
     ws = Workspace.open(root / "ws")
@@ -97,7 +106,7 @@ def collect(args, cfg) -> dict:
     for task in tasks:
         hits = retriever.retrieve(task.question, args.depth, {task.doc_id})
         chunks = [Chunk(task.doc_id, *map(int, h.chunk_id.rsplit(":", 1)[1].split("-")), "") for h in hits]
-        gold = relevant_chunks(chunks, spans[task.id], cfg.eval.overlap_fraction)
+        gold = relevant_chunks(chunks, spans[task.id], cfg.eval.overlap_fraction) if task.id in spans else set()
         questions.append({"task": task.id, "doc": task.doc_id, "question": task.question,
                           "chunks": [{"id": h.chunk_id, "rank": r, "text": h.text, "gold": h.chunk_id in gold} for r, h in enumerate(hits, 1)]})
 
