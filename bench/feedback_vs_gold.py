@@ -36,7 +36,8 @@ def main() -> None:
     parser.add_argument("--workspace", type=Path, required=True)
     parser.add_argument("--run-prefix", default="loop-", help="agent runs whose traces are the feedback (default: the loop's cycles)")
     parser.add_argument("--distill-weights", default="0,0.5", help="training.embedder.distill_weight values, one feedback row each")
-    parser.add_argument("--dev-half", default="reporting", choices=["tuning", "reporting", "all"])
+    parser.add_argument("--dev-half", default="tuning,reporting", help="comma list of dev halves (tuning, reporting, all): one column each;"
+                        " choose settings on tuning, report on reporting")
     parser.add_argument("--dev-contracts", type=int, default=0, help="only the first N contracts of that half (0 = all)")
     parser.add_argument("--law", action="store_true", help="also evaluate the MTEB law tasks")
     parser.add_argument("--base", default="bundled:all-MiniLM-L6-v2", help="the embedder every row starts from")
@@ -84,27 +85,31 @@ def main() -> None:
     rows["GOLD (supervised reference)"] = (_train(train_embedder, base, reference.examples, cfg, out / "gold", console, "gold"),
                                            f"{len(reference.examples)}")
 
-    suites = [(dev_suite(data, args.dev_half, args.dev_contracts, out), "dev")]
+    halves = [h for h in args.dev_half.split(",") if h]
+    suites = [(dev_suite(data, half, args.dev_contracts, out), "dev", f"cuad dev {half}") for half in halves]
     if args.law:
-        suites += [(data / "mteb_law" / "aila_statutes", None), (data / "mteb_law" / "legalbench_corporate_lobbying", None)]
+        suites += [(data / "mteb_law" / name, None, name) for name in ("aila_statutes", "legalbench_corporate_lobbying")]
     scores = {}
     for name, (embedder, _) in rows.items():
         started = time.perf_counter()
-        scores[name] = [evaluate_suite(path, split, embedder, None, ws=ws, cfg=cfg).metrics["ndcg@10"] for path, split in suites]
+        scores[name] = [evaluate_suite(path, split, embedder, None, ws=ws, cfg=cfg).metrics["ndcg@10"] for path, split, _ in suites]
         console.print(f"evaluated {name} in {time.perf_counter() - started:.0f}s: {[round(s, 4) for s in scores[name]]}")
 
-    table = Table(title=f"feedback vs gold on the same {len(task_ids)} train tasks — NDCG@10 (dev half {args.dev_half})")
+    table = Table(title=f"feedback vs gold on the same {len(task_ids)} train tasks — NDCG@10")
     table.add_column("embedder (from base)")
     table.add_column("examples", justify="right")
-    for path, split in suites:
-        table.add_column(path.name if split is None else f"{path.name} {split}", justify="right")
-    table.add_column("share of gold's dev gain", justify="right")
-    gold_gain = scores["GOLD (supervised reference)"][0] - scores["base"][0]
+    for _, _, label in suites:
+        table.add_column(label, justify="right")
+    for half in halves:
+        table.add_column(f"share of gold's gain ({half})", justify="right")
+    gold = scores["GOLD (supervised reference)"]
     for name, (_, n) in rows.items():
         cells = [f"{v:.4f}" + ("" if name == "base" else f" ({v - b:+.4f})") for v, b in zip(scores[name], scores["base"])]
-        gain = scores[name][0] - scores["base"][0]
-        share = "-" if name == "base" or abs(gold_gain) < 1e-9 else f"{gain / gold_gain:.0%}"
-        table.add_row(name, n, *cells, share)
+        shares = []
+        for i in range(len(halves)):
+            gold_gain, gain = gold[i] - scores["base"][i], scores[name][i] - scores["base"][i]
+            shares.append("-" if name == "base" or abs(gold_gain) < 1e-9 else f"{gain / gold_gain:.0%}")
+        table.add_row(name, n, *cells, *shares)
     console.print(table)
 
 
