@@ -38,6 +38,8 @@ def main() -> None:
     parser.add_argument("--distill-weights", default="0,0.5", help="training.embedder.distill_weight values, one feedback row each")
     parser.add_argument("--dev-half", default="tuning,reporting", help="comma list of dev halves (tuning, reporting, all): one column each;"
                         " choose settings on tuning, report on reporting")
+    parser.add_argument("--ungated", action="store_true", help="also a row per distill weight > 0 that keeps the lists of"
+                        " clause-absent tasks (training.distill.lists_need_clause=false)")
     parser.add_argument("--dev-contracts", type=int, default=0, help="only the first N contracts of that half (0 = all)")
     parser.add_argument("--law", action="store_true", help="also evaluate the MTEB law tasks")
     parser.add_argument("--base", default="bundled:all-MiniLM-L6-v2", help="the embedder every row starts from")
@@ -68,8 +70,10 @@ def main() -> None:
     out = args.out or Path(tempfile.mkdtemp(prefix="fb-vs-gold-"))
 
     examples = load_embedder_examples_from_workspace(ws, cfg.training.data.positive_grade, max(cfg.training.embedder.max_negatives, 1), run_ids=runs)
-    lists, counts = load_scored_lists_from_workspace(ws, runs)
-    console.print(f"feedback: {len(examples)} InfoNCE examples (positives with hard negatives); {counts.line()}")
+    lists, counts = load_scored_lists_from_workspace(ws, runs, need_clause=True)
+    all_lists, all_counts = load_scored_lists_from_workspace(ws, runs, need_clause=False)
+    console.print(f"feedback: {len(examples)} InfoNCE examples (positives with hard negatives); {counts.line()}; "
+                  f"without the clause gate {all_counts.usable} usable")
     reference = build_supervised_reference(data / "cuad", cfg.chunking, base, top_k=cfg.training.data.supervised_top_k,
                                            overlap_fraction=cfg.eval.overlap_fraction, seed=cfg.training.data.seed, task_ids=task_ids)
     console.print(f"gold (supervised reference, same tasks): {reference.summary()}")
@@ -82,6 +86,10 @@ def main() -> None:
             continue
         rows[name] = (_train(train_embedder, base, examples, cfg, out / f"feedback-{weight:g}", console, name,
                              distill_weight=weight, distill=lists if weight else None), f"{len(examples)} + {len(lists) if weight else 0} lists")
+        if weight and args.ungated:
+            name = f"{name}, clause-absent lists kept"
+            rows[name] = (_train(train_embedder, base, examples, cfg, out / f"feedback-{weight:g}-ungated", console, name,
+                                 distill_weight=weight, distill=all_lists), f"{len(examples)} + {len(all_lists)} lists")
     rows["GOLD (supervised reference)"] = (_train(train_embedder, base, reference.examples, cfg, out / "gold", console, "gold"),
                                            f"{len(reference.examples)}")
 
