@@ -52,7 +52,7 @@ def main() -> None:
     offline_env()
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
 
-    from rich.console import Console
+    from rag_agent.cli_common import table_console
 
     from rag_agent.graph.runner import run_tasks
     from rag_agent.llm.factory import load_llm
@@ -63,7 +63,7 @@ def main() -> None:
     cuad = Path(ws.config.data_dir) / "cuad"
     chosen = choose_tasks(args.tasks_file or cuad / "tasks_dev.jsonl", args.tasks, args.half, args.contracts, args.seed)
     ensure_contracts(ws, cuad, {t.doc_id for t in chosen.tasks if t.doc_id})
-    console = Console()
+    console = table_console()
     console.print(f"{len(chosen.tasks)} {args.half}-half dev tasks from {len({t.doc_id for t in chosen.tasks})} contracts, "
                   f"{sum(bool(e) for e in chosen.evidence.values())} with gold evidence; llm.backend={args.backend}")
 

@@ -45,7 +45,7 @@ def main() -> None:
     offline_env()
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
 
-    from rich.console import Console
+    from rag_agent.cli_common import table_console
     from rich.progress import track
     from rich.table import Table
 
@@ -75,7 +75,7 @@ def main() -> None:
         log.warning("%s P(yes)=%.3f top=%.3f clause shown=%s", task.id, p, top, positive)  # partial figures survive a stop
     seconds = time.perf_counter() - started
 
-    console = Console()
+    console = table_console()
     pos = [r for r in rows if r[2]]
     neg = [r for r in rows if not r[2]]
     p_auc, top_auc = auc([r[0] for r in pos], [r[0] for r in neg]), auc([r[1] for r in pos], [r[1] for r in neg])

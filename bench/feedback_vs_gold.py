@@ -47,7 +47,7 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-    from rich.console import Console
+    from rag_agent.cli_common import table_console
     from rich.table import Table
 
     from evals.runner import evaluate_suite
@@ -57,7 +57,7 @@ def main() -> None:
     from training.embedder_trainer import train_embedder
     from training.supervised import build_supervised_reference
 
-    console = Console()
+    console = table_console()
     ws = Workspace.open(args.workspace, create=False)
     cfg = ws.config
     with ws.db() as con:

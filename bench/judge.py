@@ -182,10 +182,10 @@ def score_rule(questions: list[dict], name: str, rule: str, **kw) -> dict:
 
 
 def report(result: dict, threshold: float, relative: float, margin: float, max_rank: int, grid: bool) -> None:
-    from rich.console import Console
+    from rag_agent.cli_common import table_console
     from rich.table import Table
 
-    questions, console = result["questions"], Console()
+    questions, console = result["questions"], table_console()
     f = lambda v: "-" if v is None else f"{v:.3f}"  # noqa: E731
     n_tasks = len(questions)
     table = Table(title=f"{n_tasks} {result['half']}-half dev tasks, top {result['depth']}, {result['backend']}, load {result['load'][0]:.1f}")

@@ -34,7 +34,7 @@ def main() -> None:
     import json
     import time
 
-    from rich.console import Console
+    from rag_agent.cli_common import table_console
     from rich.table import Table
 
     from training.loop_console import quiet_libraries
@@ -64,8 +64,8 @@ def main() -> None:
         share = f"{100 * steps.get('evaluate', 0.0) / total:.0f}" if total else "–"
         per_task = f"{steps['agent'] / tasks[cycle]:.1f}" if tasks.get(cycle) and "agent" in steps else "–"
         table.add_row(str(cycle), *[f"{steps[s]:.0f}" if s in steps else "–" for s in STEPS], f"{total:.0f}", share, str(tasks.get(cycle, "–")), per_task)
-    console = Console()
-    (console if console.is_terminal else Console(width=100_000)).print(table)
+    console = table_console()
+    console.print(table)
 
 
 if __name__ == "__main__":

@@ -33,7 +33,7 @@ def main() -> None:
     parser.add_argument("--run-prefix", default="", help="only runs whose id starts with this (default: all)")
     args = parser.parse_args()
 
-    from rich.console import Console
+    from rag_agent.cli_common import table_console
     from rich.table import Table
 
     from evals.suites import SuiteRef, load_cuad, relevant_chunks
@@ -82,7 +82,7 @@ def main() -> None:
     table.add_row("mean within-question AUC of the judge score", f"{statistics.fmean(aucs):.3f} over {len(aucs)} questions" if aucs else "n/a")
     table.add_row("LLM seconds (agent + judge)", f"{llm_s:.0f} (judge {judge_s:.0f})")
     table.add_row("correct positives per LLM-minute", f"{len(correct) / (llm_s / 60):.2f}" if llm_s else "n/a")
-    Console().print(table)
+    table_console().print(table)
 
 
 def _ratio(num: int, den: int) -> str:

@@ -41,7 +41,7 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-    from rich.console import Console
+    from rag_agent.cli_common import table_console
     from rich.table import Table
 
     from evals.runner import evaluate_suite
@@ -51,7 +51,7 @@ def main() -> None:
     from training import registry
     from training.candidates import train_reranker_candidate
 
-    console = Console()
+    console = table_console()
     scratch = Path(tempfile.mkdtemp(prefix="rr-objectives-"))
     shutil.copytree(args.workspace, scratch / "ws", ignore=shutil.ignore_patterns("*.wal"))
     ws = Workspace.open(scratch / "ws", create=False)

@@ -49,7 +49,7 @@ def main() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
     import torch
-    from rich.console import Console
+    from rag_agent.cli_common import table_console
 
     from rag_agent.config import RagloopConfig
     from rag_agent.retrieval.embedder import load_embedder
@@ -64,7 +64,7 @@ def main() -> None:
     device = "cuda" if torch.cuda.is_available() else "cpu"
     cfg.models.device, cfg.models.batch_size = device, 128 if device == "cuda" else 32
     base = load_embedder(cfg.models, args.embedder)
-    console = Console()
+    console = table_console()
     task_ids = set(Path(args.task_ids).read_text().split()) if args.task_ids else None
 
     started = time.perf_counter()

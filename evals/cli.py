@@ -16,7 +16,7 @@ from typing import List, Optional
 
 import typer
 
-from rag_agent.cli_common import RagloopApp, SetOpt, VerboseOpt, WorkspaceOpt
+from rag_agent.cli_common import RagloopApp, SetOpt, VerboseOpt, WorkspaceOpt, table_console
 
 log = logging.getLogger(__name__)
 
@@ -59,15 +59,6 @@ def _config_of(ws, overrides):
     from rag_agent.config import RagloopConfig
 
     return ws.config if ws is not None else RagloopConfig().apply_overrides(overrides)
-
-
-def console(stderr: bool = False):
-    """A console that never cuts a number: when the output is not a terminal (`| cat`, a file, CI)
-    tables get a wide line instead of rich's 80-column default."""
-    from rich.console import Console
-
-    stream = sys.stderr if stderr else sys.stdout
-    return Console(stderr=stderr, width=None if stream.isatty() else 250)
 
 
 def _setup_logging(verbose: bool) -> None:
@@ -196,7 +187,7 @@ def list_runs(workspace: Path = WorkspaceOpt, limit: int = typer.Option(20, "--l
     with ws.db(read_only=True) as con:
         for eval_id, suite, split, emb, rr, created, metrics in list_results(con, limit):
             table.add_row(eval_id, suite, split, emb, rr or "-", str(created)[:19], f"{json.loads(metrics).get('ndcg@10', 0):.5f}")
-    console().print(table)
+    table_console().print(table)
 
 
 def ci_suite_paths(data_dir: Path) -> list[Path]:
@@ -236,11 +227,11 @@ def print_results(results) -> None:
             *(f"{m.get(name, float('nan')):.5f}" for name in ("ndcg@10", "recall@10", "recall@100", "mrr@10")),
             f"{r.seconds:.1f}",
         )
-    console().print(table)
+    table_console().print(table)
     for r in results:
         if r.details.get("evidence_total"):
             d = r.details
-            console(stderr=True).print(
+            table_console(stderr=True).print(
                 f"{r.suite}/{r.split}: {d['chunks']} chunks; evidence located {d['evidence_total'] - d['evidence_unlocated']}/{d['evidence_total']}"
                 f" (by parts {d['evidence_in_parts']}, normalised {d['evidence_normalised']}); chunking {r.chunking}"
             )
@@ -257,7 +248,7 @@ def print_gate(decision) -> None:
             s.suite, s.metric, str(s.n_queries), f"{s.baseline:.5f}", f"{s.candidate:.5f}", f"{s.delta:+.5f}",
             f"[{s.ci_low:+.4f}, {s.ci_high:+.4f}]", f"{s.p_not_worse:.3f}", verdict,
         )
-    out = console()
+    out = table_console()
     out.print(table)
     for key in decision.unpaired:
         out.print(f"not gated (only one side has it): {key}")

@@ -148,10 +148,10 @@ def calibrate(con, suite_dir: Path | str, split: str, overlap_fraction: float = 
 
 
 def render(result: dict, console=None) -> None:
-    from rich.console import Console
+    from rag_agent.cli_common import table_console
     from rich.table import Table
 
-    console = console or Console()
+    console = console or table_console()
     f = lambda v: "-" if v is None else f"{v:.3f}"  # noqa: E731
     t = Table(title=f"relevance vs gold evidence ({result['tasks']} dev tasks, half {result.get('half', 'all')}: located evidence, or {result['absent']} with the clause absent)")
     for c in ("predictor", "n", "tp", "fp", "fn", "precision", "recall", "kappa"):

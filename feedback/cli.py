@@ -29,7 +29,7 @@ def harvest_command(
     verbose: bool = VerboseOpt,
 ) -> None:
     """Harvest traces not harvested yet (incremental; a crash, even kill -9, resumes without duplicates)."""
-    from rich.console import Console
+    from rag_agent.cli_common import table_console
     from rich.table import Table
 
     from feedback.harvest import Harvester
@@ -55,7 +55,7 @@ def harvest_command(
     table = Table(title=f"harvest ({judge_impl.name if judge_impl else 'judge none'})")
     for name, value in vars(report).items():
         table.add_row(name, f"{value:.1f}" if isinstance(value, float) else str(value))
-    Console().print(table)
+    table_console().print(table)
 
 
 @app.command("stats")

@@ -52,10 +52,10 @@ def _rate(con, name: str, sql: str) -> tuple[str, int, float | None]:
 
 
 def render(data: dict, console=None) -> None:
-    from rich.console import Console
+    from rag_agent.cli_common import table_console
     from rich.table import Table
 
-    console = console or Console()
+    console = console or table_console()
 
     def table(title: str, columns: list[str], rows: list) -> None:
         t = Table(title=title)

@@ -26,6 +26,16 @@ def offline_env() -> None:
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
+def table_console(stderr: bool = False):
+    """A console that never cuts a number: when the output is not a terminal (`| cat`, a file, CI)
+    rich's 80-column default would fold or truncate table cells, so the width is whatever the table
+    needs (no ragloop table expands to the console's width)."""
+    from rich.console import Console
+
+    stream = sys.stderr if stderr else sys.stdout
+    return Console(stderr=stderr, width=None if stream.isatty() else 100_000)
+
+
 def setup_logging(verbose: bool = False) -> None:
     from rich.logging import RichHandler
 

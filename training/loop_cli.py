@@ -9,7 +9,7 @@ from typing import List, Optional
 
 import typer
 
-from rag_agent.cli_common import SetOpt, VerboseOpt, WorkspaceOpt, open_workspace, setup_logging
+from rag_agent.cli_common import SetOpt, VerboseOpt, WorkspaceOpt, open_workspace, setup_logging, table_console
 
 NEXT_COMMANDS = (
     ("training models", "the registry: champions, candidates, and why each was promoted or rejected"),
@@ -77,13 +77,5 @@ def print_table(rows) -> None:
         table.add_column(name, overflow="fold")
     for line in cells:
         table.add_row(*line)
-    wide_console().print(table)
+    table_console().print(table)
 
-
-def wide_console():
-    """A console that never cuts a number: to a file or pipe, rich's 80-column default would fold
-    or truncate cells, so the width is whatever the table needs (tables do not expand to it)."""
-    from rich.console import Console
-
-    console = Console()
-    return console if console.is_terminal else Console(width=100_000)
