@@ -19,7 +19,6 @@ each row's share of the gold row's dev gain. Gold evidence of TRAIN tasks is rea
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 import time
@@ -45,7 +44,9 @@ def main() -> None:
     parser.add_argument("--base", default="bundled:all-MiniLM-L6-v2", help="the embedder every row starts from")
     parser.add_argument("--out", type=Path, default=None, help="where the trained models go (default: a temp dir)")
     args = parser.parse_args()
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from rag_agent.cli_common import offline_env
+
+    offline_env()  # offline, quiet libraries, deliberate threads: as every ragloop command
 
     from rag_agent.cli_common import table_console
     from rich.table import Table

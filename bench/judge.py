@@ -55,7 +55,9 @@ def main() -> None:
     parser.add_argument("--relative", type=float, default=None, help="calibrated rule: share of the question's best (default: config)")
     parser.add_argument("--grid", action="store_true", help="also print the calibrated rule over a threshold grid")
     args = parser.parse_args()
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from rag_agent.cli_common import offline_env
+
+    offline_env()  # offline, quiet libraries, deliberate threads: as every ragloop command
     from rag_agent.config import RagloopConfig
 
     cfg = RagloopConfig()

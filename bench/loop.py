@@ -13,7 +13,6 @@ to end within M minutes (training/loop_plan.py).
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
@@ -28,8 +27,9 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=None, help="with --run: time budget of the loop")
     parser.add_argument("--set", dest="overrides", action="append", default=[], help="section.key=value")
     args = parser.parse_args()
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    from rag_agent.cli_common import offline_env
+
+    offline_env()  # offline, quiet libraries, deliberate threads: as every ragloop command
 
     import json
     import time

@@ -17,7 +17,6 @@ prints NDCG@10 with deltas against the embedder alone.
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import sys
 import tempfile
@@ -39,7 +38,9 @@ def main() -> None:
     parser.add_argument("--law", action="store_true", help="also evaluate the MTEB law tasks")
     parser.add_argument("--steps", type=int, default=0, help="training.reranker.max_steps for every objective (0 = the workspace's)")
     args = parser.parse_args()
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from rag_agent.cli_common import offline_env
+
+    offline_env()  # offline, quiet libraries, deliberate threads: as every ragloop command
 
     from rag_agent.cli_common import table_console
     from rich.table import Table

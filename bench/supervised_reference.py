@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import tempfile
 import time
@@ -46,7 +45,9 @@ def main() -> None:
     parser.add_argument("--dev-only", action="store_true", help="evaluate CUAD dev only (skip the MTEB law tasks)")
     parser.add_argument("--no-base", action="store_true", help="skip evaluating the untuned base embedder")
     args = parser.parse_args()
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from rag_agent.cli_common import offline_env
+
+    offline_env()  # offline, quiet libraries, deliberate threads: as every ragloop command
 
     import torch
     from rag_agent.cli_common import table_console

@@ -24,6 +24,11 @@ def offline_env() -> None:
     os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    # Library chatter ("Loading weights" bars on every model load, advisory warnings): read by
+    # transformers and huggingface_hub when first imported, which every CLI does lazily, after this.
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
 
 
 def table_console(stderr: bool = False):

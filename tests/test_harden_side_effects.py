@@ -76,3 +76,13 @@ def test_evals_run_on_a_bare_checkout_uses_a_cache_not_a_workspace(tmp_path):
     assert json.loads(result.stdout)["results"][0]["n_queries"] == 1
     assert created(cwd) == []  # no ./workspace
     assert any((tmp_path / "cache" / "eval-cache").rglob("*")), "embeddings are cached outside the checkout"
+
+
+@pytest.mark.slow
+def test_commands_that_load_models_print_no_library_bars(tmp_path):
+    doc = tmp_path / "lease.txt"
+    doc.write_text("The Tenant shall pay rent monthly. This Lease is governed by the laws of Delaware.\n")
+    result = cli(tmp_path, "rag_agent", "ingest", str(doc), "-w", str(tmp_path / "ws"))
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert (tmp_path / "ws").is_dir()
+    assert "Loading weights" not in result.stdout + result.stderr, result.stderr[-2000:]

@@ -6,7 +6,6 @@ Bars go to stderr (rich, count + ETA) and vanish when done; logging keeps the re
 from __future__ import annotations
 
 import logging
-import os
 from contextlib import contextmanager
 
 NOISY_LOGGERS = ("transformers", "sentence_transformers", "huggingface_hub", "faiss", "httpx")
@@ -17,9 +16,9 @@ def quiet_libraries() -> None:
 
     The environment variables reach libraries not imported yet; the calls reach those already
     imported. Our own warnings and errors still show."""
-    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-    os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
+    from rag_agent.cli_common import offline_env
+
+    offline_env()
     for name in NOISY_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
     try:
