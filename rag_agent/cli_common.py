@@ -29,6 +29,9 @@ def offline_env() -> None:
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
+    # Plain tqdm bars libraries draw outside their own switches (sentence-transformers' "Computing
+    # widget examples" when a trained model's card is written); ragloop's own bars are rich.
+    os.environ.setdefault("TQDM_DISABLE", "1")
 
 
 def table_console(stderr: bool = False):

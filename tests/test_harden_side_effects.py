@@ -86,3 +86,17 @@ def test_commands_that_load_models_print_no_library_bars(tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     assert (tmp_path / "ws").is_dir()
     assert "Loading weights" not in result.stdout + result.stderr, result.stderr[-2000:]
+
+
+@pytest.mark.slow
+def test_offline_env_silences_plain_tqdm_bars_that_libraries_draw(tmp_path):
+    # sentence-transformers draws "Computing widget examples" with plain tqdm when a trained
+    # model's card is written; tqdm reads TQDM_* defaults when imported, after offline_env runs.
+    code = ("from rag_agent.cli_common import offline_env; offline_env()\n"
+            "from tqdm import tqdm\n"
+            "for _ in tqdm(range(3), desc='Computing widget examples'): pass\n")
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    env.pop("TQDM_DISABLE", None)
+    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "Computing widget examples" not in result.stdout + result.stderr, result.stderr[-2000:]

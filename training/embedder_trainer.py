@@ -167,6 +167,9 @@ def _encode(model, texts: list[str]):
 def _fit(model, dataset, cfg: EmbedderTrainConfig, distill: list[ScoredList] | None, distill_cfg: DistillConfig, device: str) -> list[float]:
     from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
     from sentence_transformers.base.sampler import BatchSamplers
+    from transformers import PrinterCallback
+
+    from training.progress import step_bar_callback
 
     with tempfile.TemporaryDirectory(prefix="ragloop-embedder-") as scratch:
         args = SentenceTransformerTrainingArguments(
@@ -193,5 +196,7 @@ def _fit(model, dataset, cfg: EmbedderTrainConfig, distill: list[ScoredList] | N
             loss = InfoNCEPlusListwiseKL(loss, model, distill, cfg.distill_weight, cfg.temperature,
                                          distill_cfg.teacher_temperature, distill_cfg.queries_per_step, cfg.seed)
         trainer = SentenceTransformerTrainer(model=model, args=args, train_dataset=dataset, loss=loss)
+        trainer.remove_callback(PrinterCallback)  # printed every step's log dict to stdout
+        trainer.add_callback(step_bar_callback("training embedder"))
         trainer.train()
         return [float(entry["loss"]) for entry in trainer.state.log_history if "loss" in entry]

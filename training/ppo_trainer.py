@@ -23,6 +23,7 @@ from typing import Callable
 from rag_agent.errors import DataError
 from training.common import TrainResult, mean, seed_everything
 from training.data import GradedList
+from training.progress import step_bar
 from training.losses.ppo_plackett_luce import (
     greedy_ranking,
     group_advantages,
@@ -53,36 +54,39 @@ def ppo_loop(
     rng = random.Random(cfg.seed)
     history: dict[str, list[float]] = {"losses": [], "mean_reward": [], "kl": [], "clip_fraction": []}
     order: list[int] = []
-    for _ in range(cfg.n_steps(len(grades), ppo.queries_per_step)):
-        if len(order) < min(ppo.queries_per_step, len(grades)):
-            fresh = list(range(len(grades)))
-            rng.shuffle(fresh)
-            order += fresh
-        batch, order = order[: ppo.queries_per_step], order[ppo.queries_per_step :]
-        rollouts = []
-        with torch.no_grad():
-            for g in batch:
-                old = score_group(g).detach().double().cpu()
-                rankings = gumbel_top_k(old, ppo.top_k, ppo.samples, generator)
-                rewards = ndcg_at_k(rankings, grades[g], ppo.top_k)
-                if ppo.task_reward_weight and task_rewards[g] is not None:
-                    rewards = rewards + ppo.task_reward_weight * float(task_rewards[g])
-                old_lp = plackett_luce_log_prob(old, rankings)
-                ref_lp = plackett_luce_log_prob(ref_scores[g].double().cpu(), rankings)
-                rollouts.append((g, rankings, old_lp, ref_lp, group_advantages(rewards)))
-                history["mean_reward"].append(float(rewards.mean()))
-        for _ in range(ppo.epochs):
-            losses, diagnostics = [], []
-            for g, rankings, old_lp, ref_lp, advantages in rollouts:
-                new_lp = plackett_luce_log_prob(score_group(g).double().cpu(), rankings)
-                loss, diag = ppo_plackett_luce_loss(new_lp, old_lp, ref_lp, advantages, ppo.clip, ppo.kl_coef)
-                losses.append(loss)
-                diagnostics.append(diag)
-            total = torch.stack(losses).mean()
-            optimizer_step(total)
-            history["losses"].append(float(total.detach()))
-            history["kl"].append(mean([d["kl"] for d in diagnostics]))
-            history["clip_fraction"].append(mean([d["clip_fraction"] for d in diagnostics]))
+    n_steps = cfg.n_steps(len(grades), ppo.queries_per_step)
+    with step_bar("training reranker (ppo)", n_steps) as advance:
+        for _ in range(n_steps):
+            if len(order) < min(ppo.queries_per_step, len(grades)):
+                fresh = list(range(len(grades)))
+                rng.shuffle(fresh)
+                order += fresh
+            batch, order = order[: ppo.queries_per_step], order[ppo.queries_per_step :]
+            rollouts = []
+            with torch.no_grad():
+                for g in batch:
+                    old = score_group(g).detach().double().cpu()
+                    rankings = gumbel_top_k(old, ppo.top_k, ppo.samples, generator)
+                    rewards = ndcg_at_k(rankings, grades[g], ppo.top_k)
+                    if ppo.task_reward_weight and task_rewards[g] is not None:
+                        rewards = rewards + ppo.task_reward_weight * float(task_rewards[g])
+                    old_lp = plackett_luce_log_prob(old, rankings)
+                    ref_lp = plackett_luce_log_prob(ref_scores[g].double().cpu(), rankings)
+                    rollouts.append((g, rankings, old_lp, ref_lp, group_advantages(rewards)))
+                    history["mean_reward"].append(float(rewards.mean()))
+            for _ in range(ppo.epochs):
+                losses, diagnostics = [], []
+                for g, rankings, old_lp, ref_lp, advantages in rollouts:
+                    new_lp = plackett_luce_log_prob(score_group(g).double().cpu(), rankings)
+                    loss, diag = ppo_plackett_luce_loss(new_lp, old_lp, ref_lp, advantages, ppo.clip, ppo.kl_coef)
+                    losses.append(loss)
+                    diagnostics.append(diag)
+                total = torch.stack(losses).mean()
+                optimizer_step(total)
+                history["losses"].append(float(total.detach()))
+                history["kl"].append(mean([d["kl"] for d in diagnostics]))
+                history["clip_fraction"].append(mean([d["clip_fraction"] for d in diagnostics]))
+            advance(history["losses"][-1] if history["losses"] else None)
     return history
 
 

@@ -120,6 +120,7 @@ def fit(model, n_items: int, cfg: RerankerTrainConfig, batch_loss, batch_size: i
     import random
 
     from training.common import make_accelerator
+    from training.progress import step_bar
 
     accelerator, optimizer = make_accelerator(str(model.device)), make_optimizer(model, cfg, residual)
     forward, optimizer = accelerator.prepare(model, optimizer)
@@ -127,19 +128,22 @@ def fit(model, n_items: int, cfg: RerankerTrainConfig, batch_loss, batch_size: i
     batch_size = batch_size or cfg.batch_size
     order: list[int] = []
     losses = []
-    for _ in range(cfg.n_steps(n_items, per_step)):
-        if len(order) < min(batch_size, n_items):
-            fresh = list(range(n_items))
-            rng.shuffle(fresh)
-            order += fresh
-        batch, order = order[:batch_size], order[batch_size:]
-        train_mode(model, True)
-        loss = batch_loss(batch, forward)
-        optimizer.zero_grad()
-        accelerator.backward(loss)
-        accelerator.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
-        optimizer.step()
-        losses.append(float(loss.detach()))
+    n_steps = cfg.n_steps(n_items, per_step)
+    with step_bar("training reranker", n_steps) as advance:
+        for _ in range(n_steps):
+            if len(order) < min(batch_size, n_items):
+                fresh = list(range(n_items))
+                rng.shuffle(fresh)
+                order += fresh
+            batch, order = order[:batch_size], order[batch_size:]
+            train_mode(model, True)
+            loss = batch_loss(batch, forward)
+            optimizer.zero_grad()
+            accelerator.backward(loss)
+            accelerator.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
+            optimizer.step()
+            losses.append(float(loss.detach()))
+            advance(losses[-1])
     train_mode(model, False)
     return losses
 

@@ -1,0 +1,45 @@
+"""Training-step bars: drawn with count and last loss on a terminal, silent elsewhere; the embedder
+trainer's per-step log dicts no longer reach stdout."""
+
+from __future__ import annotations
+
+import pytest
+
+from training.progress import step_bar, step_bar_callback
+
+
+def test_step_bar_counts_steps_and_shows_the_loss_on_a_terminal(monkeypatch, capsys):
+    monkeypatch.setenv("FORCE_COLOR", "1")  # rich treats stderr as a terminal
+    monkeypatch.delenv("TERM", raising=False)
+    with step_bar("training reranker", 3) as advance:
+        for loss in (0.9, 0.5, 0.25):
+            advance(loss)
+    err = capsys.readouterr().err
+    assert "training reranker" in err
+    assert "3/3" in err and "loss 0.2500" in err
+
+
+def test_step_bar_draws_nothing_when_stderr_is_not_a_terminal(monkeypatch, capsys):
+    monkeypatch.delenv("FORCE_COLOR", raising=False)
+    monkeypatch.setenv("TTY_COMPATIBLE", "0")
+    with step_bar("training reranker", 2) as advance:
+        advance(0.5)
+        advance()
+    captured = capsys.readouterr()
+    assert captured.err == "" and captured.out == ""
+
+
+@pytest.mark.slow  # imports transformers
+def test_trainer_callback_opens_a_bar_at_train_begin_and_closes_it_at_the_end(monkeypatch, capsys):
+    from types import SimpleNamespace
+
+    monkeypatch.setenv("FORCE_COLOR", "1")
+    callback = step_bar_callback("training embedder")
+    state = SimpleNamespace(max_steps=2)
+    callback.on_train_begin(None, state, None)
+    callback.on_log(None, state, None, logs={"loss": 1.5})
+    callback.on_log(None, state, None, logs={"learning_rate": 0.0})  # no loss: no step
+    callback.on_log(None, state, None, logs={"loss": 0.75})
+    callback.on_train_end(None, state, None)
+    err = capsys.readouterr().err
+    assert "training embedder" in err and "2/2" in err and "loss 0.7500" in err

@@ -1,0 +1,60 @@
+"""Training-step progress bars: count, last loss and ETA on stderr while a model trains.
+
+One bar for every trainer: the reranker objectives' shared PyTorch loop (`reranker_model.fit`), the
+PPO loop, and the sentence-transformers trainer behind the embedder (`StepBarCallback`, which also
+replaces the trainer's PrinterCallback: with tqdm off it printed every step's log dict to stdout).
+Bars are transient (they vanish when done; logging keeps the record) and are drawn only on a
+terminal, so logs, CI output and tests stay clean.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Callable, Iterator
+
+
+@contextmanager
+def step_bar(label: str, total: int) -> Iterator[Callable[[float | None], None]]:
+    """Yields `advance(loss=None)`: one call per optimizer step."""
+    from rich.console import Console
+
+    console = Console(stderr=True)
+    if not console.is_terminal:
+        yield lambda loss=None: None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[note]}"),
+               TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn())
+    with Progress(*columns, console=console, transient=True) as progress:
+        bar = progress.add_task(label, total=total, note="")
+
+        def advance(loss: float | None = None) -> None:
+            progress.update(bar, advance=1, note="" if loss is None else f"loss {loss:.4f}")
+
+        yield advance
+
+
+def step_bar_callback(label: str):
+    """A transformers TrainerCallback that drives `step_bar` from the trainer's own step count."""
+    from transformers import TrainerCallback
+
+    class StepBarCallback(TrainerCallback):
+        def __init__(self) -> None:
+            self._bar = None
+            self._advance = None
+
+        def on_train_begin(self, args, state, control, **kwargs):
+            self._bar = step_bar(label, state.max_steps)
+            self._advance = self._bar.__enter__()
+
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            if self._advance is not None and logs and "loss" in logs:
+                self._advance(float(logs["loss"]))
+
+        def on_train_end(self, args, state, control, **kwargs):
+            if self._bar is not None:
+                self._bar.__exit__(None, None, None)
+                self._bar = self._advance = None
+
+    return StepBarCallback()
