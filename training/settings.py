@@ -33,8 +33,9 @@ class LoopConfig(Section):
     split: str = "train"
     """CUAD split whose tasks the agent answers; never the dev split."""
     tasks_per_cycle: int = 8
-    """Sized so `make run` (3 cycles, the 1.5B agent and judge) fits about an hour on 2 CPU cores:
-    the agent takes ~36 s a task there and the judge ~8 s a chunk. Raise it on bigger machines."""
+    """Tasks per cycle when `training loop` runs without `--minutes` (with it, the plan sizes each
+    cycle from measured throughput). On 2 idle cores the 1.5B agent takes ~26 s a task and the
+    judge ~2.7 s a judgment, ~5 judgments a task (2026-12-05). Raise it on bigger machines."""
     contracts_per_cycle: int = 2
     """Fresh train contracts per cycle (their tasks feed that cycle)."""
     tasks_per_contract: int = 10
