@@ -43,12 +43,12 @@ def task_bar(label: str, enabled: bool = True):
         yield None, None
         return
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.progress import Progress
 
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[note]}"),
-               TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn())
+    from training.progress import bar_columns
+
     solved = {"ok": 0, "n": 0}
-    with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
+    with Progress(*bar_columns(), console=Console(stderr=True), transient=True) as progress:
         bar = progress.add_task(label, total=None, note="")
 
         def on_start(pending: int) -> None:

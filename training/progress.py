@@ -13,6 +13,14 @@ from contextlib import contextmanager
 from typing import Callable, Iterator
 
 
+def bar_columns() -> tuple:
+    """The columns of every ragloop bar: label, bar, done/total, a note, elapsed, ETA."""
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    return (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[note]}"),
+            TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn())
+
+
 @contextmanager
 def step_bar(label: str, total: int) -> Iterator[Callable[[float | None], None]]:
     """Yields `advance(loss=None)`: one call per optimizer step."""
@@ -22,11 +30,9 @@ def step_bar(label: str, total: int) -> Iterator[Callable[[float | None], None]]
     if not console.is_terminal:
         yield lambda loss=None: None
         return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.progress import Progress
 
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[note]}"),
-               TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn())
-    with Progress(*columns, console=console, transient=True) as progress:
+    with Progress(*bar_columns(), console=console, transient=True) as progress:
         bar = progress.add_task(label, total=total, note="")
 
         def advance(loss: float | None = None) -> None:
