@@ -112,7 +112,9 @@ def train_rerankers(args, cfg, reference, gold_embedder, out: Path, console) -> 
                                         objective=cfg.training.distill, models=cfg.models)
         m = result.metrics
         console.print(f"reranker alpha={alpha}: {len(lists)} gold lists, {len(m['losses'])} steps, KL {m['kl_before']:.3f} -> {m['kl_after']:.3f}, "
-                      f"top-1 agreement {m['top1_agreement_before']:.2f} -> {m['top1_agreement_after']:.2f} in {time.perf_counter() - started:.0f}s")
+                      f"top-1 agreement {m['top1_agreement_before']:.2f} -> {m['top1_agreement_after']:.2f}"
+                      + (f", KL after merging {m['kl_after_merge']:.3f}" if "kl_after_merge" in m else "")
+                      + f" in {time.perf_counter() - started:.0f}s")
         found[f"{name} + reranker alpha={alpha}"] = (embedder, load_reranker(cfg.models, str(result.path), embedder=embedder))
     return found
 
