@@ -1,5 +1,5 @@
-"""Training-step bars: drawn with count and last loss on a terminal, silent elsewhere; the embedder
-trainer's per-step log dicts no longer reach stdout."""
+"""Training-step bars: drawn with count and last loss on a terminal, silent elsewhere; the
+transformers callback opens the bar at train begin, steps it on each logged loss, closes it at end."""
 
 from __future__ import annotations
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator
 
 from rag_agent.files import atomic_dir
 
@@ -46,6 +47,21 @@ def optimizer_steps(n_items: int, per_step: int, epochs: int, max_steps: int, mi
     if max_steps > 0:
         return max_steps
     return max(min_steps, max(1, -(-n_items // per_step)) * epochs)
+
+
+def shuffled_batches(n_items: int, batch_size: int, n_steps: int, seed: int) -> Iterator[list[int]]:
+    """`n_steps` batches of item indices: epochs of a seeded shuffle, cut into `batch_size` slices;
+    a new shuffled epoch is appended when fewer than a full batch remain (so small sets still fill
+    every batch, and no index repeats within one while n_items >= batch_size)."""
+    rng = random.Random(seed)
+    order: list[int] = []
+    for _ in range(n_steps):
+        if len(order) < min(batch_size, n_items):
+            fresh = list(range(n_items))
+            rng.shuffle(fresh)
+            order += fresh
+        batch, order = order[:batch_size], order[batch_size:]
+        yield batch
 
 
 def mean(values: list[float]) -> float:

@@ -16,12 +16,11 @@ throughout, so the importance ratio compares the same function before and after 
 from __future__ import annotations
 
 import logging
-import random
 from pathlib import Path
 from typing import Callable
 
 from rag_agent.errors import DataError
-from training.common import TrainResult, mean, seed_everything
+from training.common import TrainResult, mean, seed_everything, shuffled_batches
 from training.data import GradedList
 from training.progress import step_bar
 from training.losses.ppo_plackett_luce import (
@@ -51,17 +50,10 @@ def ppo_loop(
     import torch
 
     generator = torch.Generator().manual_seed(cfg.seed)
-    rng = random.Random(cfg.seed)
     history: dict[str, list[float]] = {"losses": [], "mean_reward": [], "kl": [], "clip_fraction": []}
-    order: list[int] = []
     n_steps = cfg.n_steps(len(grades), ppo.queries_per_step)
     with step_bar("training reranker (ppo)", n_steps) as advance:
-        for _ in range(n_steps):
-            if len(order) < min(ppo.queries_per_step, len(grades)):
-                fresh = list(range(len(grades)))
-                rng.shuffle(fresh)
-                order += fresh
-            batch, order = order[: ppo.queries_per_step], order[ppo.queries_per_step :]
+        for batch in shuffled_batches(len(grades), ppo.queries_per_step, n_steps, cfg.seed):
             rollouts = []
             with torch.no_grad():
                 for g in batch:

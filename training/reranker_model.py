@@ -117,25 +117,15 @@ def fit(model, n_items: int, cfg: RerankerTrainConfig, batch_loss, batch_size: i
     gradient clipping. `batch_loss(indices, forward)` returns the batch's loss. Returns the loss
     per step. `residual`: the zero head trains at `head_lr_scale` x lr. `per_step`: items an epoch
     counts per step (default the batch size; listwise objectives count lists per step)."""
-    import random
-
-    from training.common import make_accelerator
+    from training.common import make_accelerator, shuffled_batches
     from training.progress import step_bar
 
     accelerator, optimizer = make_accelerator(str(model.device)), make_optimizer(model, cfg, residual)
     forward, optimizer = accelerator.prepare(model, optimizer)
-    rng = random.Random(cfg.seed)
-    batch_size = batch_size or cfg.batch_size
-    order: list[int] = []
     losses = []
     n_steps = cfg.n_steps(n_items, per_step)
     with step_bar("training reranker", n_steps) as advance:
-        for _ in range(n_steps):
-            if len(order) < min(batch_size, n_items):
-                fresh = list(range(n_items))
-                rng.shuffle(fresh)
-                order += fresh
-            batch, order = order[:batch_size], order[batch_size:]
+        for batch in shuffled_batches(n_items, batch_size or cfg.batch_size, n_steps, cfg.seed):
             train_mode(model, True)
             loss = batch_loss(batch, forward)
             optimizer.zero_grad()
