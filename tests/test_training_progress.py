@@ -43,3 +43,27 @@ def test_trainer_callback_opens_a_bar_at_train_begin_and_closes_it_at_the_end(mo
     callback.on_train_end(None, state, None)
     err = capsys.readouterr().err
     assert "training embedder" in err and "2/2" in err and "loss 0.7500" in err
+
+
+@pytest.mark.slow  # imports transformers
+def test_trainer_callback_close_stops_a_bar_left_open_by_a_failed_training(monkeypatch):
+    """When training raises, transformers never calls on_train_end: `close()` (the trainer's
+    `finally`) must stop rich's live display, whose refresh thread would otherwise keep drawing."""
+    import threading
+    from types import SimpleNamespace
+
+    monkeypatch.setenv("FORCE_COLOR", "1")
+
+    def live_refresh_threads(wait: float) -> list:
+        threads = [t for t in threading.enumerate() if type(t).__name__ == "_RefreshThread"]
+        for t in threads:
+            t.join(timeout=wait)  # rich signals its refresh thread to stop and does not join it
+        return [t for t in threads if t.is_alive()]
+
+    before = len(live_refresh_threads(0.0))
+    callback = step_bar_callback("training embedder")
+    callback.on_train_begin(None, SimpleNamespace(max_steps=5), None)
+    assert len(live_refresh_threads(0.3)) == before + 1  # the open bar keeps redrawing
+    callback.close()
+    callback.close()  # idempotent: the finally may run after a normal on_train_end
+    assert len(live_refresh_threads(2.0)) == before

@@ -197,6 +197,10 @@ def _fit(model, dataset, cfg: EmbedderTrainConfig, distill: list[ScoredList] | N
                                          distill_cfg.teacher_temperature, distill_cfg.queries_per_step, cfg.seed)
         trainer = SentenceTransformerTrainer(model=model, args=args, train_dataset=dataset, loss=loss)
         trainer.remove_callback(PrinterCallback)  # printed every step's log dict to stdout
-        trainer.add_callback(step_bar_callback("training embedder"))
-        trainer.train()
+        bar = step_bar_callback("training embedder")
+        trainer.add_callback(bar)
+        try:
+            trainer.train()
+        finally:
+            bar.close()
         return [float(entry["loss"]) for entry in trainer.state.log_history if "loss" in entry]

@@ -59,6 +59,11 @@ def step_bar_callback(label: str):
                 self._advance(float(logs["loss"]))
 
         def on_train_end(self, args, state, control, **kwargs):
+            self.close()
+
+        def close(self) -> None:
+            """Stop the bar; idempotent. The trainer calls no `on_train_end` when training raises,
+            so the caller closes it in a `finally` (a live bar would keep redrawing over the error)."""
             if self._bar is not None:
                 self._bar.__exit__(None, None, None)
                 self._bar = self._advance = None
