@@ -16,7 +16,7 @@ from typing import List, Optional
 
 import typer
 
-from rag_agent.cli_common import RagloopApp, SetOpt, VerboseOpt, WorkspaceOpt, table_console
+from rag_agent.cli_common import RagloopApp, SetOpt, VerboseOpt, WorkspaceOpt, quiet_library_loggers, table_console
 
 log = logging.getLogger(__name__)
 
@@ -72,8 +72,7 @@ def _setup_logging(verbose: bool) -> None:
         handlers=[RichHandler(console=Console(stderr=True), show_path=False)],
         force=True,
     )
-    for noisy in ("httpx", "sentence_transformers", "transformers", "urllib3", "faiss"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    quiet_library_loggers()
 
 
 @app.command()

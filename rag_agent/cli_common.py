@@ -44,6 +44,20 @@ def table_console(stderr: bool = False):
     return Console(stderr=stderr, width=None if stream.isatty() else 100_000)
 
 
+# Library loggers under ragloop's INFO logging. transformers at ERROR, as TRANSFORMERS_VERBOSITY=error
+# asks (a later WARNING here had undone it): its warnings are load reports ("LOAD REPORT ...
+# classifier.weight MISSING") for the reranker head ragloop creates, and zeroes, on purpose.
+NOISY_LOGGERS = {"httpx": logging.WARNING, "urllib3": logging.WARNING, "chromadb": logging.WARNING,
+                 "faiss": logging.WARNING, "huggingface_hub": logging.WARNING,
+                 "sentence_transformers": logging.WARNING, "transformers": logging.ERROR}
+
+
+def quiet_library_loggers() -> None:
+    """Every CLI calls this after configuring logging (the levels of NOISY_LOGGERS)."""
+    for name, level in NOISY_LOGGERS.items():
+        logging.getLogger(name).setLevel(level)
+
+
 def setup_logging(verbose: bool = False) -> None:
     from rich.logging import RichHandler
 
@@ -52,8 +66,7 @@ def setup_logging(verbose: bool = False) -> None:
         format="%(message)s",
         handlers=[RichHandler(show_path=False, rich_tracebacks=False)],
     )
-    for noisy in ("httpx", "sentence_transformers", "chromadb", "urllib3", "transformers", "faiss.loader"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    quiet_library_loggers()
 
 
 class RagloopApp(typer.Typer):

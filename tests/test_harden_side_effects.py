@@ -100,3 +100,23 @@ def test_offline_env_silences_plain_tqdm_bars_that_libraries_draw(tmp_path):
     result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "Computing widget examples" not in result.stdout + result.stderr, result.stderr[-2000:]
+
+
+@pytest.mark.slow
+def test_a_fresh_reranker_head_prints_no_library_load_report(tmp_path):
+    # The residual reranker loads the MiniLM bi-encoder as a cross-encoder with a new head on
+    # purpose: transformers' "LOAD REPORT ... classifier.weight MISSING" and sentence-transformers'
+    # "Converting ... to CrossEncoder" are expected, and every `training loop` cycle printed them.
+    # As in `training loop`: transformers already imported (quiet_libraries) when logging is set up.
+    code = ("from rag_agent.cli_common import offline_env, setup_logging; offline_env()\n"
+            "import transformers; setup_logging()\n"
+            "from training.reranker_model import init_reranker\n"
+            "init_reranker(None, 64, 'cpu')\n")
+    env = dict(os.environ, PYTHONPATH=str(REPO), OMP_NUM_THREADS="1")
+    env.pop("TRANSFORMERS_VERBOSITY", None)  # the CLI's own setting must do it
+    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    shown = result.stdout + result.stderr
+    assert "LOAD REPORT" not in shown and "MISSING" not in shown, shown[-2000:]
+    assert "Converting" not in shown, shown[-2000:]
+    assert "new 1-logit head" in shown  # ragloop's own INFO line still shows

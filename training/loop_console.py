@@ -5,10 +5,7 @@ Bars go to stderr (rich, count + ETA) and vanish when done; logging keeps the re
 
 from __future__ import annotations
 
-import logging
 from contextlib import contextmanager
-
-NOISY_LOGGERS = ("transformers", "sentence_transformers", "huggingface_hub", "faiss", "httpx")
 
 
 def quiet_libraries() -> None:
@@ -16,11 +13,10 @@ def quiet_libraries() -> None:
 
     The environment variables reach libraries not imported yet; the calls reach those already
     imported. Our own warnings and errors still show."""
-    from rag_agent.cli_common import offline_env
+    from rag_agent.cli_common import offline_env, quiet_library_loggers
 
     offline_env()
-    for name in NOISY_LOGGERS:
-        logging.getLogger(name).setLevel(logging.WARNING)
+    quiet_library_loggers()
     try:
         from transformers.utils import logging as hf_logging
 

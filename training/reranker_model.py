@@ -35,7 +35,16 @@ def init_reranker(parent_path: Path | str | None, max_length: int, device: str):
     from rag_agent.models import embedder_path
 
     if parent_path is None or str(parent_path) == "none":
-        model = CrossEncoder(str(embedder_path(BASE_RERANKER_INIT)), num_labels=1, max_length=max_length, device=device, local_files_only=True)
+        # A bi-encoder checkpoint loaded as a cross-encoder: sentence-transformers warns that it is
+        # "Converting" it, which is the design here (the new head is zeroed or trained), not news.
+        st_logger = logging.getLogger("sentence_transformers")
+        level = st_logger.level
+        st_logger.setLevel(logging.ERROR)
+        try:
+            model = CrossEncoder(str(embedder_path(BASE_RERANKER_INIT)), num_labels=1, max_length=max_length, device=device, local_files_only=True)
+        finally:
+            st_logger.setLevel(level)
+        log.info("reranker cross-encoder initialised from %s with a new 1-logit head", BASE_RERANKER_INIT)
     else:
         model = CrossEncoder(str(parent_path), max_length=max_length, device=device, local_files_only=True)
     return model
