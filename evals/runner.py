@@ -29,13 +29,13 @@ from evals.score_cache import RerankScoreCache
 from evals.suites import BeirSuite, CuadSuite, SuiteRef, discover, load_beir, load_cuad, relevant_chunks
 from rag_agent.config import RagloopConfig
 from rag_agent.errors import DataError
+from rag_agent.progress import encode_with_progress
 from rag_agent.protocols import Reranker, TextEmbedder
 
 log = logging.getLogger(__name__)
 
 RECALL_KS = (10, 100)
 # Texts per encode call: big enough to keep the model busy, small enough for a moving progress bar.
-ENCODE_BATCH_TEXTS = 256
 
 
 def evaluate_suite(
@@ -244,23 +244,7 @@ class EmbeddingCache:
         return self.root / slug(version) / f"{prefix}{digest.hexdigest()}.npy"
 
 
-def encode_with_progress(embedder: TextEmbedder, texts: Sequence[str], label: str, is_query: bool = False) -> np.ndarray:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    parts = []
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=_stderr_console(), transient=True) as progress:
-        bar = progress.add_task(label, total=len(texts))
-        for start in range(0, len(texts), ENCODE_BATCH_TEXTS):
-            batch = texts[start : start + ENCODE_BATCH_TEXTS]
-            parts.append(embedder.encode(batch, is_query=is_query) if is_query else embedder.encode(batch))
-            progress.advance(bar, len(batch))
-    if not parts:
-        return embedder.encode([])
-    return np.concatenate(parts, axis=0)
-
-
 def _stderr_console():
-    from rich.console import Console
+    from rag_agent.progress import stderr_console
 
-    return Console(stderr=True)
+    return stderr_console()

@@ -67,3 +67,21 @@ def test_trainer_callback_close_stops_a_bar_left_open_by_a_failed_training(monke
     callback.close()
     callback.close()  # idempotent: the finally may run after a normal on_train_end
     assert len(live_refresh_threads(2.0)) == before
+
+
+@pytest.mark.slow  # the real MiniLM
+def test_a_shadow_reindex_with_progress_draws_a_rich_bar_not_library_tqdm(tmp_path, embedder, monkeypatch, capfd):
+    """`training loop`'s reindex step printed sentence-transformers' plain tqdm "Batches" bar into
+    the log; the index build now draws ragloop's own bar (count, ETA) and builds the same index."""
+    from rag_agent.retrieval.factory import build_index
+    from rag_agent.workspace import Workspace
+
+    monkeypatch.setenv("FORCE_COLOR", "1")
+    monkeypatch.delenv("TQDM_DISABLE", raising=False)
+    rows = [(f"c{i}", "doc", f"Clause {i}: the licensee shall pay royalties quarterly.") for i in range(5)]
+    index = build_index(Workspace.open(tmp_path / "ws"), embedder, rows, dir=tmp_path / "index", show_progress=True)
+    err = capfd.readouterr().err
+    assert "indexing chunks" in err and "5/5" in err
+    assert "Batches" not in err
+    hits = index.search(embedder.encode(["Clause 3: the licensee shall pay royalties quarterly."], is_query=True), 1)
+    assert hits[0][0].chunk_id == "c3"

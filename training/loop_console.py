@@ -41,7 +41,7 @@ def task_bar(label: str, enabled: bool = True):
     from rich.console import Console
     from rich.progress import Progress
 
-    from training.progress import bar_columns
+    from rag_agent.progress import bar_columns
 
     solved = {"ok": 0, "n": 0}
     with Progress(*bar_columns(), console=Console(stderr=True), transient=True) as progress:

@@ -12,13 +12,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 from typing import Callable, Iterator
 
-
-def bar_columns() -> tuple:
-    """The columns of every ragloop bar: label, bar, done/total, a note, elapsed, ETA."""
-    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-
-    return (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[note]}"),
-            TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn())
+from rag_agent.progress import bar_columns
 
 
 @contextmanager

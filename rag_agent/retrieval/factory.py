@@ -120,6 +120,12 @@ def build_index(
 def _embed_into(index: VectorIndex, embedder: TextEmbedder, rows: list[Sequence[str]], show_progress: bool) -> int:
     chunk_ids = [r[0] for r in rows]
     doc_ids = [r[1] for r in rows]
-    vectors = embedder.encode([r[2] for r in rows], show_progress=show_progress)
+    texts = [r[2] for r in rows]
+    if show_progress:  # rich, with ETA; sentence-transformers' own bar is plain tqdm (log noise)
+        from rag_agent.progress import encode_with_progress
+
+        vectors = encode_with_progress(embedder, texts, "indexing chunks")
+    else:
+        vectors = embedder.encode(texts)
     index.add(chunk_ids, doc_ids, vectors)
     return len(rows)
