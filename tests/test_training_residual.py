@@ -98,6 +98,32 @@ def test_untrained_residual_reranker_equals_the_retriever_per_query(shared_data,
     assert moved.per_query["ndcg@10"] != plain.per_query["ndcg@10"]
 
 
+def test_residual_reranker_encodes_each_passage_once_across_queries(embedder, tmp_path):
+    """One contract's questions rerank the same chunks: the bound embedder's passage vectors are
+    kept by text, so a second query re-encodes nothing but itself, with the same scores."""
+    from rag_agent.config import ModelsConfig
+    from rag_agent.retrieval.reranker import load_reranker
+
+    encoded: list[str] = []
+
+    class Counting:  # the real MiniLM, counting what it is asked to encode
+        version = embedder.version
+
+        def encode(self, texts, **kwargs):
+            encoded.extend(texts)
+            return embedder.encode(texts, **kwargs)
+
+    path = _untrained(tmp_path / "untrained")
+    passages = ["Governed by Delaware law.", "Rent is due monthly.", "Notices in writing."]
+    memo = load_reranker(ModelsConfig(), str(path), embedder=Counting())
+    first = memo.score("Which law governs?", passages)
+    second = memo.score("When is rent due?", passages[::-1])
+    assert encoded.count("Rent is due monthly.") == 1 and len(encoded) == 3 + 2  # 3 passages, 2 queries
+    fresh = load_reranker(ModelsConfig(), str(path), embedder=embedder)
+    assert np.allclose(second, fresh.score("When is rent due?", passages[::-1]), atol=1e-4)
+    assert np.allclose(first, fresh.score("Which law governs?", passages), atol=1e-4)
+
+
 @pytest.fixture(scope="module")
 def distilled(data, tmp_path_factory):
     from rag_agent.config import ModelsConfig

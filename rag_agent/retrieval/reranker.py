@@ -116,6 +116,9 @@ def quantise_cosine(cosine: float) -> float:
     return round(float(cosine) / BASE_STEP) * BASE_STEP
 
 
+TEXT_VECTOR_MEMO = 20_000  # passage vectors kept (384 floats each: ~30 MB), then started afresh
+
+
 class ResidualReranker:
     """score = base_scale * cos_E(q, c) + g(q, c) (see `residual_score`), read from a folder holding
     the cross-encoder g in standard CrossEncoder format plus `residual.json` (the card: bound
@@ -137,6 +140,10 @@ class ResidualReranker:
         self.batch_size = batch_size
         self.device = device
         self._embedder = embedder if embedder is not None and embedder.version == self.embedder_version else None
+        # Passage vectors of the bound embedder, by text. One contract's questions rerank the same
+        # few dozen chunks, so re-encoding them per query was about half of a reranker's scoring
+        # time (the cross-encoder pairs are new for every query; these are not).
+        self._text_vectors: dict[str, object] = {}
 
     @property
     def embedder(self):
@@ -158,7 +165,14 @@ class ResidualReranker:
         return self.correction.version
 
     def cosines(self, query: str, texts: Sequence[str]) -> list[float]:
-        vectors = self.embedder.encode(list(texts))
+        import numpy as np
+
+        missing = list(dict.fromkeys(t for t in texts if t not in self._text_vectors))
+        if missing:
+            if len(self._text_vectors) + len(missing) > TEXT_VECTOR_MEMO:
+                self._text_vectors.clear()
+            self._text_vectors.update(zip(missing, self.embedder.encode(missing)))
+        vectors = np.stack([self._text_vectors[t] for t in texts])
         return [float(x) for x in vectors @ self.embedder.encode([query], is_query=True)[0]]
 
     def score(self, query: str, texts: Sequence[str], base_cosines: Sequence[float] | None = None, embedder_version: str | None = None) -> list[float]:
