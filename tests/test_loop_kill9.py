@@ -85,7 +85,7 @@ def test_kill_9_in_each_stage_then_rerun_completes_without_duplicates(tmp_path, 
                  "training.loop.contracts_per_cycle=2", "training.loop.probe_contracts=1", "training.loop.probe_tasks=2",
                  "training.loop.guard_suites=mteb_law/tiny_statutes", "training.embedder.max_steps=2", "training.embedder.batch_size=4",
                  "training.embedder.max_seq_length=64", "training.reranker.max_steps=2", "training.reranker.batch_size=4",
-                 "training.reranker.max_length=64", "training.bce.min_positives=1", "agent.retrieve_k=5", "gate.bootstrap_samples=200"]
+                 "training.reranker.max_length=64", "training.bce.min_positives=1", "training.loop.reranker_min_lists=0", "agent.retrieve_k=5", "gate.bootstrap_samples=200"]
     root = tmp_path / "ws"
     ws = Workspace.open(root, overrides=overrides)
     for stage in ("agent", "harvest", "train", "evaluate"):

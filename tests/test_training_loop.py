@@ -82,6 +82,7 @@ def loop_ws(tmp_path, shared_data):
         "training.reranker.batch_size=4",
         "training.reranker.max_length=64",
         "training.bce.min_positives=1",
+        "training.loop.reranker_min_lists=0",  # a reranker from every cycle's few lists
         "agent.retrieve_k=5",  # the depth the agent and the gate rerank
         "gate.bootstrap_samples=200",
     ]
@@ -126,6 +127,18 @@ def test_loop_runs_resumes_and_keeps_registry_consistent(loop_ws, monkeypatch):
     assert registry.check_invariants(loop_ws) == []
     trained = dict(_count(loop_ws, "SELECT kind, count(*) FROM model_versions WHERE parent_id IS NOT NULL GROUP BY 1"))
     assert trained.get("embedder", 0) >= 1 and trained.get("reranker", 0) >= 1  # both trainers and the gate ran
+    # training.loop.reranker_min_lists: with one list more than the feedback holds, no reranker is
+    # trained, and the reason names the count; with exactly as many, it is.
+    from training.data import load_scored_lists_from_workspace
+
+    runs = [r for (r,) in _count(loop_ws, "SELECT DISTINCT run_id FROM tasks WHERE run_id LIKE 'loop-%'")]
+    n_lists = len(load_scored_lists_from_workspace(loop_ws, runs)[0])
+    assert n_lists > 0
+    loop_ws.config.set("training.loop.reranker_min_lists", n_lists + 1)
+    refused = loop_steps._too_little_for_a_reranker(loop_ws, runs)
+    assert refused["version_id"] is None and f"{n_lists} usable judged lists" in refused["reason"]
+    loop_ws.config.set("training.loop.reranker_min_lists", n_lists)
+    assert loop_steps._too_little_for_a_reranker(loop_ws, runs) is None
     statuses = dict(_count(loop_ws, "SELECT version_id, status FROM model_versions"))
     assert all(s in ("champion", "rejected", "retired") for s in statuses.values())  # every candidate decided
     for row in rows:

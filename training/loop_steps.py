@@ -155,8 +155,25 @@ def step_train(ctx: StepContext) -> dict:
     runs = ctx.loop_run_ids()
     return {
         "embedder": _candidate(lambda: train_embedder_candidate(ctx.ws, source="feedback", run_ids=runs)),
-        "reranker": _candidate(lambda: train_reranker_candidate(ctx.ws, run_ids=runs)),
+        "reranker": _too_little_for_a_reranker(ctx.ws, runs) or _candidate(lambda: train_reranker_candidate(ctx.ws, run_ids=runs)),
     }
+
+
+def _too_little_for_a_reranker(ws, runs: list[str]) -> dict | None:
+    """No reranker candidate while the feedback has fewer usable judged lists than
+    `training.loop.reranker_min_lists` (its docstring: why); None when there are enough."""
+    from training.data import load_scored_lists_from_workspace
+
+    needed = ws.config.training.loop.reranker_min_lists
+    if needed <= 0:
+        return None
+    lists, _ = load_scored_lists_from_workspace(ws, runs)
+    if len(lists) >= needed:
+        return None
+    reason = (f"{len(lists)} usable judged lists in the loop's feedback, fewer than training.loop.reranker_min_lists "
+              f"({needed}): not trained, not evaluated (more cycles add lists; 0 trains one every cycle)")
+    log.info("no reranker candidate: %s", reason)
+    return {"version_id": None, "reason": reason}
 
 
 def _candidate(train) -> dict:
