@@ -188,7 +188,11 @@ def kind_line(ev: KindEvaluation, evaluation: CycleEvaluation, promoted: bool, o
     if ev.version_id is None:
         return f"{ev.kind}: no candidate"
     short = Candidate(kind=ev.kind, version_id=ev.version_id).short
-    before, after = evaluation.champion.get(evaluation.dev_suite), (ev.scores or {}).get(evaluation.dev_suite)
+    # "before" is what the candidate was compared with: for a reranker, the pipeline it would join
+    # (this cycle's promoted embedder), not the old champion; that one made a loss read as a gain
+    # ("reranker rejected: dev 0.5026 -> 0.5166" against 0.5308, 2026-12-06).
+    before = ev.dev.baseline if ev.dev is not None else evaluation.champion.get(evaluation.dev_suite)
+    after = (ev.scores or {}).get(evaluation.dev_suite)
     dev_text = f"dev {before:.4f} -> {after:.4f}" if before is not None and after is not None else "dev not scored"
     note = f" ({len(ev.skipped)} law task(s) not scored)" if ev.skipped else ""
     return f"{ev.kind} {short} {'promoted' if promoted else 'rejected'}: {dev_text}, {LINE_WORDS.get(outcome, ev.reason)}{note}"

@@ -56,3 +56,18 @@ def test_the_agent_task_bar_counts_tasks_and_successes():
             on_task(SimpleNamespace(success=ok))
     with task_bar("off", enabled=False) as callbacks:
         assert callbacks == (None, None)
+
+
+def test_a_reranker_verdict_compares_with_the_pipeline_it_would_join():
+    """The reranker is gated on top of this cycle's promoted embedder: its line must show that
+    pipeline's dev figure as "before", not the old champion's (a loss read as a gain)."""
+    from evals.promotion import CycleEvaluation, KindEvaluation, Outcome, kind_line
+    from evals.promotion_records import SuiteGate
+
+    dev = SuiteGate(suite="cuad/dev", metric="ndcg@10", n_queries=510, baseline=0.5308, candidate=0.5166, delta=-0.0142,
+                    ci_low=-0.02, ci_high=-0.008, p_not_worse=0.0, regressed=True)
+    ev = KindEvaluation(kind="reranker", version_id="reranker-0001-349a53", outcome=Outcome.DEV_NOT_SIGNIFICANT,
+                        reason="dev did not rise", scores={"cuad": 0.5166}, dev=dev, skipped=["aila", "lobbying"])
+    evaluation = CycleEvaluation(dev_suite="cuad", champion={"cuad": 0.5026})
+    line = kind_line(ev, evaluation, promoted=False, outcome=Outcome.DEV_NOT_SIGNIFICANT)
+    assert line.startswith("reranker 0001 rejected: dev 0.5308 -> 0.5166"), line
