@@ -24,8 +24,10 @@ def prompt_tokens_per_second(llm, n_tokens: int = 300, tokens: list[int] | None 
     if tokens is None:
         tokens = llama.tokenize((_TEXT * (n_tokens // 40 + 1)).encode("utf-8"), add_bos=True, special=False)[:n_tokens]
     with loaded.lock:
-        # The first evaluation after loading pages the memory-mapped weights in (all of them, however
-        # short the prompt): timed cold, a 2-core machine read 70 tokens/s instead of ~95 (2026-12-06).
+        # An 8-token warm-up first, so the timing never includes paging the memory-mapped weights in
+        # (slow disks). On this project's 2-core VM it made no difference (69.8 tokens/s cold, 71.5
+        # warm, 2026-12-06): this 300-token probe reads ~70 where the agent's ~850-token prompts
+        # read 89-105, which is why training/loop_plan.py pairs its reference with this probe.
         llama.reset()
         llama.eval(tokens[:8])
         llama.reset()
