@@ -42,17 +42,19 @@ def test_a_one_hour_budget_fits_and_plans_more_tasks_when_faster():
 
 
 def test_the_first_cycle_is_planned_from_the_probed_llm_speed():
-    """The reference cycle (35 prompt tok/s: agent 90.6 s, harvest 37 s a task, 1,441 s fixed)
-    scaled by this machine's speed: on the reference machine a 60-minute run's first cycle gets
-    the minimum, on a machine reading 3x faster it gets tasks, and never more than the fixed
-    defaults would have promised."""
-    from training.loop_plan import REFERENCE_AGENT_S_PER_TASK, probed_throughput
+    """The reference cycle (a probe reading of 71.5 prompt tok/s: agent 29.0 s, harvest 37.4 s a
+    task, 645 s fixed) scaled by this machine's speed: at the reference speed a 60-minute run's first
+    cycle gets the tasks that fit its share after the fixed part; a machine reading 3x slower gets
+    the minimum, one reading 3x faster more."""
+    from training.loop_plan import REFERENCE_AGENT_S_PER_TASK, REFERENCE_PROMPT_TPS, SAFETY, probed_throughput
 
-    same, faster = probed_throughput(35.0), probed_throughput(105.0)
+    same, slower, faster = (probed_throughput(REFERENCE_PROMPT_TPS * f) for f in (1.0, 1 / 3, 3.0))
     assert same.agent_s_per_task == REFERENCE_AGENT_S_PER_TASK and not same.measured
     assert abs(faster.agent_s_per_task * 3 - same.agent_s_per_task) < 1e-9 and abs(faster.fixed_s * 3 - same.fixed_s) < 1e-9
-    assert plan_tasks(3600, 3, same) == 2  # what the 64-minute first cycle should have been planned at
-    assert 2 < plan_tasks(3600, 3, faster) < plan_tasks(3600, 3, measured_throughput([]))
+    share = 3600 / 3 * SAFETY
+    assert plan_tasks(3600, 3, same) == int((share - 645.0) // (29.0 + 37.4)) == 6
+    assert plan_tasks(3600, 3, slower) == 2  # the fixed part alone outgrows the share: the minimum
+    assert plan_tasks(3600, 3, same) < plan_tasks(3600, 3, faster)
 
 
 @pytest.mark.llm

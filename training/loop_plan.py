@@ -19,15 +19,16 @@ DEFAULT_AGENT_S_PER_TASK = 16.0
 DEFAULT_HARVEST_S_PER_TASK = 8.0
 DEFAULT_FIXED_S = 600.0
 
-# The first cycle of a fresh-clone `make run` (2026-11-30, 2 cores, the 1.5B reading 35 prompt
-# tokens/s): agent 90.6 s a task (2.5 attempts a task: rewrites fire), harvest 37 s a task (4.6
-# judgments), everything else 1,441 s (the first suite encodes and the reranker's dev scoring).
-# The defaults above had planned 19 tasks for a 20-minute share; the cycle took 64 minutes. Scaled
-# by the speed a short probe measures (`probed_throughput`), these plan the first cycle instead.
-REFERENCE_PROMPT_TPS = 35.0
-REFERENCE_AGENT_S_PER_TASK = 90.6
-REFERENCE_HARVEST_S_PER_TASK = 37.0
-REFERENCE_FIRST_FIXED_S = 1441.0
+# A fresh-clone `make run` (2026-12-06, 989962d, 2 idle cores) whose probe (rag_agent/llm/speed.py)
+# read 71.5 prompt tokens/s: its first two cycles' agent and harvest seconds over their 25 tasks
+# (29.0 s and 37.4 s a task: 2.5 attempts and ~10 judgments a task), and its first cycle's
+# everything-else, 645 s (the first suite encodes, the probe; no reranker yet: reranker_min_lists).
+# It replaces a 2026-11-30 reference taken on a loaded machine (35 tokens/s, 90.6 s a task). Scaled
+# by the speed a short probe measures (`probed_throughput`), these plan the first cycle.
+REFERENCE_PROMPT_TPS = 71.5
+REFERENCE_AGENT_S_PER_TASK = 29.0
+REFERENCE_HARVEST_S_PER_TASK = 37.4
+REFERENCE_FIRST_FIXED_S = 645.0
 SAFETY = 0.9  # plan 90% of each cycle's share: estimates are means, a cycle's tasks vary
 MIN_TASKS = 2  # a cycle with fewer tasks teaches nothing; better end a little late than learn nothing
 MAX_TASKS = 400
