@@ -98,7 +98,7 @@ def test_untrained_residual_reranker_equals_the_retriever_per_query(shared_data,
     assert moved.per_query["ndcg@10"] != plain.per_query["ndcg@10"]
 
 
-def test_residual_reranker_encodes_each_passage_once_across_queries(embedder, tmp_path):
+def test_residual_reranker_encodes_each_passage_once_across_queries(embedder, tmp_path, monkeypatch):
     """One contract's questions rerank the same chunks: the bound embedder's passage vectors are
     kept by text, so a second query re-encodes nothing but itself, with the same scores."""
     from rag_agent.config import ModelsConfig
@@ -122,6 +122,12 @@ def test_residual_reranker_encodes_each_passage_once_across_queries(embedder, tm
     fresh = load_reranker(ModelsConfig(), str(path), embedder=embedder)
     assert np.allclose(second, fresh.score("When is rent due?", passages[::-1]), atol=1e-4)
     assert np.allclose(first, fresh.score("Which law governs?", passages), atol=1e-4)
+    # A full memo starts afresh without losing the texts the call needs (it raised KeyError).
+    import rag_agent.retrieval.reranker as reranker_module
+
+    monkeypatch.setattr(reranker_module, "TEXT_VECTOR_MEMO", 2)
+    more = [*passages, "Payment is due within thirty days."]  # three known, one new: the memo overflows
+    assert np.allclose(memo.score("Which law governs?", more), fresh.score("Which law governs?", more), atol=1e-4)
 
 
 @pytest.fixture(scope="module")

@@ -170,7 +170,8 @@ class ResidualReranker:
         missing = list(dict.fromkeys(t for t in texts if t not in self._text_vectors))
         if missing:
             if len(self._text_vectors) + len(missing) > TEXT_VECTOR_MEMO:
-                self._text_vectors.clear()
+                self._text_vectors.clear()  # full: start afresh, with every text of this call
+                missing = list(dict.fromkeys(texts))
             self._text_vectors.update(zip(missing, self.embedder.encode(missing)))
         vectors = np.stack([self._text_vectors[t] for t in texts])
         return [float(x) for x in vectors @ self.embedder.encode([query], is_query=True)[0]]
