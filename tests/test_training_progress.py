@@ -54,19 +54,21 @@ def test_trainer_callback_close_stops_a_bar_left_open_by_a_failed_training(monke
 
     monkeypatch.setenv("FORCE_COLOR", "1")
 
-    def live_refresh_threads(wait: float) -> list:
-        threads = [t for t in threading.enumerate() if type(t).__name__ == "_RefreshThread"]
-        for t in threads:
-            t.join(timeout=wait)  # rich signals its refresh thread to stop and does not join it
-        return [t for t in threads if t.is_alive()]
+    def refresh_threads() -> set:
+        return {t for t in threading.enumerate() if type(t).__name__ == "_RefreshThread"}
 
-    before = len(live_refresh_threads(0.0))
+    before = refresh_threads()  # other tests' bars may still be winding down: only ours count
     callback = step_bar_callback("training embedder")
     callback.on_train_begin(None, SimpleNamespace(max_steps=5), None)
-    assert len(live_refresh_threads(0.3)) == before + 1  # the open bar keeps redrawing
+    ours = refresh_threads() - before
+    assert len(ours) == 1
+    (thread,) = ours
+    thread.join(timeout=0.3)
+    assert thread.is_alive()  # the open bar keeps redrawing
     callback.close()
     callback.close()  # idempotent: the finally may run after a normal on_train_end
-    assert len(live_refresh_threads(2.0)) == before
+    thread.join(timeout=2.0)  # rich signals its refresh thread to stop and does not join it
+    assert not thread.is_alive()
 
 
 @pytest.mark.slow  # the real MiniLM
