@@ -29,7 +29,7 @@ from evals.score_cache import RerankScoreCache
 from evals.suites import BeirSuite, CuadSuite, SuiteRef, discover, load_beir, load_cuad, relevant_chunks
 from rag_agent.config import RagloopConfig
 from rag_agent.errors import DataError
-from rag_agent.progress import encode_with_progress
+from rag_agent.progress import encode_with_progress, stderr_console
 from rag_agent.protocols import Reranker, TextEmbedder
 
 log = logging.getLogger(__name__)
@@ -198,7 +198,7 @@ def rerank_run(run: dict, queries: dict[str, str], texts: dict[str, str], rerank
     from rich.progress import track
 
     reranked = {}
-    for qid in track(list(run), description="reranking", console=_stderr_console(), transient=True):
+    for qid in track(list(run), description="reranking", console=stderr_console(), transient=True):
         order = sorted(run[qid].items(), key=lambda item: (item[1], item[0]), reverse=True)
         head, tail = order[:rerank_k], order[rerank_k:]
         rerank_scores = cache.score(reranker, queries[qid], [texts[doc] for doc, _ in head]) if head else []
@@ -242,9 +242,3 @@ class EmbeddingCache:
         from rag_agent.retrieval.factory import slug
 
         return self.root / slug(version) / f"{prefix}{digest.hexdigest()}.npy"
-
-
-def _stderr_console():
-    from rag_agent.progress import stderr_console
-
-    return stderr_console()
