@@ -69,7 +69,7 @@ class LoopConfig(Section):
     that the cycle records "no candidate" and why (0 = train one every cycle). Why 30: every
     reranker distilled from fewer lists lowered or held dev NDCG@10 (4 lists -0.014, 13 tasks
     -0.016, 19 lists +0.001 n.s.; the gold reference needs 100 lists for +0.011), while scoring one
-    on dev costs ~9 min on 2 cores, 68 % of a 5-task cycle (2026-12-06)."""
+    on dev took 555 s on 2 cores, 40 % of a 5-task first cycle (2026-12-06)."""
     rerank_k: int = 10
     """Ignored: the gate reranks agent.retrieve_k candidates, the depth the agent reranks; kept so
     older ragloop.toml files still load."""
