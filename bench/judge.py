@@ -51,8 +51,8 @@ def main() -> None:
                         " also those whose clause the contract lacks (all their chunks count as irrelevant)")
     parser.add_argument("--out", default=None, help="save the judged rows here (JSON)")
     parser.add_argument("--rows", default=None, help="re-score rows saved by --out (no retrieval, no LLM)")
-    parser.add_argument("--threshold", type=float, default=None, help="calibrated rule: P(yes) bar (default: config)")
-    parser.add_argument("--relative", type=float, default=None, help="calibrated rule: share of the question's best (default: config)")
+    parser.add_argument("--threshold", type=float, default=None, help="calibrated rule: P(yes) bar (default: each mode's, config)")
+    parser.add_argument("--relative", type=float, default=None, help="calibrated rule: share of the question's best (default: each mode's)")
     parser.add_argument("--grid", action="store_true", help="also print the calibrated rule over a threshold grid")
     args = parser.parse_args()
     from rag_agent.cli_common import offline_env
@@ -68,8 +68,7 @@ def main() -> None:
         if args.out:
             Path(args.out).write_text(json.dumps(result))
     fb = cfg.feedback
-    report(result, args.threshold if args.threshold is not None else fb.positive_threshold,
-           args.relative if args.relative is not None else fb.positive_relative, fb.consensus_margin, fb.consensus_max_rank, args.grid)
+    report(result, fb, args.threshold, args.relative, args.grid)
 
 
 # ---- collecting judgments ----------------------------------------------------------------------
@@ -117,14 +116,15 @@ def collect(args, cfg) -> dict:
     return {"half": args.half, "depth": args.depth, "backend": args.backend, "load": os.getloadavg(), "questions": questions, "timing": timing}
 
 
-def judge_formulation(llm, mode: str, questions: list[dict], name: str) -> dict:
-    """Judge every (question, chunk) with one formulation; passage-first runs chunk-major."""
+def judge_formulation(llm, mode: str, questions: list[dict], name: str, chunk_major_always: bool = False) -> dict:
+    """Judge every (question, chunk) with one formulation; passage-first runs chunk-major (and
+    question-first too with `chunk_major_always`: the order the harvest uses for both)."""
     from feedback.judge import JudgeSettings, LLMJudge, sha256
     from feedback.judge_order import Judgment, chunk_major
 
     judge = LLMJudge(llm, JudgeSettings(mode=mode))
     judgments = [Judgment(q["question"], c["id"], sha256(c["text"]), c["text"]) for q in questions for c in q["chunks"]]
-    if mode == "passage-first":
+    if mode == "passage-first" or chunk_major_always:
         judgments = chunk_major(judgments)
     tokens_before = (getattr(llm, "prompt_tokens_total", 0), getattr(llm, "prompt_tokens_reused", 0))
     scores: dict[tuple[str, str], float] = {}
@@ -183,14 +183,17 @@ def score_rule(questions: list[dict], name: str, rule: str, **kw) -> dict:
     return {"positives": positives, "pairs": pairs}
 
 
-def report(result: dict, threshold: float, relative: float, margin: float, max_rank: int, grid: bool) -> None:
+def report(result: dict, fb, threshold: float | None = None, relative: float | None = None, grid: bool = False) -> None:
+    """The accuracy table; the calibrated rule is each mode's own (`fb.calibrated_rule`) unless
+    `threshold`/`relative` override it for both."""
     from rag_agent.cli_common import table_console
     from rich.table import Table
 
     questions, console = result["questions"], table_console()
     f = lambda v: "-" if v is None else f"{v:.3f}"  # noqa: E731
     n_tasks = len(questions)
-    table = Table(title=f"{n_tasks} {result['half']}-half dev tasks, top {result['depth']}, {result['backend']}, load {result['load'][0]:.1f}")
+    margin, max_rank = fb.consensus_margin, fb.consensus_max_rank
+    table = Table(title=f"{n_tasks} {result.get('title', result['half'] + '-half dev')} tasks, top {result['depth']}, {result['backend']}, load {result['load'][0]:.1f}")
     for column in ("judge", "s/judgment", "s/task", "KV reused", "AUC (n)", "top-1 rel.", "rule", "pos P", "pos R", "kappa", "pairs acc (n)"):
         table.add_column(column)
     for name in FORMULATIONS:
@@ -199,9 +202,10 @@ def report(result: dict, threshold: float, relative: float, margin: float, max_r
         per_q = [a for a in per_q if a is not None]
         with_gold = [q for q in questions if any(c["gold"] for c in q["chunks"])]
         top1 = sum(max(q["chunks"], key=lambda c: c[name])["gold"] for q in with_gold)
-        rules = [("consensus", {}), (f"calibrated {threshold:g}/{relative:g}", {})]
-        for i, (label, _) in enumerate(rules):
-            s = score_rule(questions, name, label.split()[0], threshold=threshold, relative=relative, margin=margin, max_rank=max_rank)
+        own_t, own_r = fb.calibrated_rule(FORMULATIONS[name])
+        t, r = (threshold if threshold is not None else own_t), (relative if relative is not None else own_r)
+        for i, label in enumerate(("consensus", f"calibrated {t:g}/{r:g}")):
+            s = score_rule(questions, name, label.split()[0], threshold=t, relative=r, margin=margin, max_rank=max_rank)
             p, pairs = s["positives"], s["pairs"]
             head = [name, f"{timing['seconds'] / timing['judgments']:.2f}", f"{timing['seconds'] / n_tasks:.1f}",
                     f"{timing['reused'] / max(1, timing['tokens']):.0%}", f"{sum(per_q) / len(per_q):.3f} ({len(per_q)})" if per_q else "-",

@@ -259,7 +259,7 @@ class Harvester:
         if self.cfg.pointwise_grading == "absolute" or self.judge_mode not in POINTWISE_MODES or not scored:
             return judged
         if self.cfg.pointwise_grading == "calibrated":
-            grades = calibrated_grades(scored, self.cfg.positive_threshold, self.cfg.positive_relative)
+            grades = calibrated_grades(scored, *self.cfg.calibrated_rule(self.judge_mode))
         elif self.cfg.pointwise_grading == "consensus":
             grades = consensus_grades(scored, trace.best_ranks(), self.cfg.consensus_margin, self.cfg.consensus_max_rank)
         else:

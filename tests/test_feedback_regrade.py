@@ -13,7 +13,7 @@ from feedback.soft_labels import load_soft_targets
 from tests.test_feedback_chunk_major import RecordingLLM, harvest, passage_first
 from tests.test_feedback_harvest import NoMining, build, snapshot
 
-CALIBRATED = {"pointwise_grading": "calibrated", "positive_threshold": 0.5, "positive_relative": 0.8}
+CALIBRATED = {"pointwise_grading": "calibrated", "passage_first_threshold": 0.5, "passage_first_relative": 0.8}  # the tests' judge is passage-first
 
 
 def _configure(ws, **values):
@@ -26,6 +26,17 @@ def test_calibrated_grades_can_name_several_positives_and_none():
     assert calibrated_grades({"a": 0.9, "b": 0.85, "c": 0.2, "d": 0.1}, threshold=0.5, relative=0.8) == {"a": 2, "b": 2, "c": 0, "d": 0}
     assert calibrated_grades({"a": 0.4, "b": 0.3, "c": 0.1}, threshold=0.5, relative=0.8) == {"a": 1, "b": 0, "c": 0}
     assert calibrated_grades({"a": 0.9, "b": 0.6, "c": 0.1}, threshold=0.5, relative=0.8) == {"a": 2, "b": 0, "c": 0}
+
+
+def test_each_pointwise_judge_mode_has_its_own_calibrated_rule():
+    """P(yes) of the two formulations sits on different scales, so the harvest takes the bar of the
+    judge it was given: the question-first bar for "pointwise", the passage-first one otherwise."""
+    from feedback.settings import FeedbackConfig
+
+    fb = FeedbackConfig(positive_threshold=0.3, positive_relative=0.7, passage_first_threshold=0.65, passage_first_relative=0.95)
+    assert fb.calibrated_rule("pointwise") == (0.3, 0.7)
+    assert fb.calibrated_rule("passage-first") == (0.65, 0.95)
+    assert FeedbackConfig().calibrated_rule("passage-first") == (0.6, 1.0)
 
 
 @pytest.mark.slow
