@@ -49,11 +49,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--all-questions", action="store_true", help="as the loop selects: every question of the chosen contracts,"
                         " also those whose clause the contract lacks (all their chunks count as irrelevant)")
-    parser.add_argument("--out", default=None, help="save the judged rows here (JSON)")
-    parser.add_argument("--rows", default=None, help="re-score rows saved by --out (no retrieval, no LLM)")
-    parser.add_argument("--threshold", type=float, default=None, help="calibrated rule: P(yes) bar (default: each mode's, config)")
-    parser.add_argument("--relative", type=float, default=None, help="calibrated rule: share of the question's best (default: each mode's)")
-    parser.add_argument("--grid", action="store_true", help="also print the calibrated rule over a threshold grid")
+    add_scoring_args(parser)
     args = parser.parse_args()
     from rag_agent.cli_common import offline_env
 
@@ -69,6 +65,15 @@ def main() -> None:
             Path(args.out).write_text(json.dumps(result))
     fb = cfg.feedback
     report(result, fb, args.threshold, args.relative, args.grid)
+
+
+def add_scoring_args(parser: argparse.ArgumentParser) -> None:
+    """The options of saving/re-scoring judged rows and of the calibrated rule (bench/rejudge.py too)."""
+    parser.add_argument("--out", default=None, help="save the judged rows here (JSON)")
+    parser.add_argument("--rows", default=None, help="re-score rows saved by --out (no LLM call)")
+    parser.add_argument("--threshold", type=float, default=None, help="calibrated rule: P(yes) bar (default: each mode's, config)")
+    parser.add_argument("--relative", type=float, default=None, help="calibrated rule: share of the question's best (default: each mode's)")
+    parser.add_argument("--grid", action="store_true", help="also print the calibrated rule over a threshold grid")
 
 
 # ---- collecting judgments ----------------------------------------------------------------------

@@ -30,7 +30,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from judge import FORMULATIONS, judge_formulation, report  # noqa: E402  (bench/judge.py)
+from judge import FORMULATIONS, add_scoring_args, judge_formulation, report  # noqa: E402  (bench/judge.py)
 
 
 def main() -> None:
@@ -38,11 +38,7 @@ def main() -> None:
     parser.add_argument("--workspace", type=Path, help="a workspace the loop harvested")
     parser.add_argument("--threads", type=int, default=None, help="llm.n_threads (default: the workspace's config)")
     parser.add_argument("--max-tasks", type=int, default=None, help="only the first N harvested tasks (a quick look)")
-    parser.add_argument("--out", default=None, help="save the judged rows here (JSON)")
-    parser.add_argument("--rows", default=None, help="re-score rows saved by --out (no LLM)")
-    parser.add_argument("--threshold", type=float, default=None, help="calibrated rule: P(yes) bar (default: each mode's, config)")
-    parser.add_argument("--relative", type=float, default=None, help="calibrated rule: share of the question's best (default: each mode's)")
-    parser.add_argument("--grid", action="store_true", help="also print the calibrated rule over a threshold grid")
+    add_scoring_args(parser)
     args = parser.parse_args()
     from rag_agent.cli_common import offline_env
 
