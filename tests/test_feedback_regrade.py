@@ -30,7 +30,7 @@ def test_calibrated_grades_can_name_several_positives_and_none():
 
 def test_each_pointwise_judge_mode_has_its_own_calibrated_rule():
     """P(yes) of the two formulations sits on different scales, so the harvest takes the bar of the
-    judge it was given: the question-first bar for "pointwise", the passage-first one otherwise."""
+    judge it was given: the passage-first bar for "passage-first", the question-first one for the rest."""
     from feedback.settings import FeedbackConfig
 
     fb = FeedbackConfig(positive_threshold=0.3, positive_relative=0.7, passage_first_threshold=0.65, passage_first_relative=0.95)
