@@ -30,6 +30,7 @@ from rag_agent.errors import DataError
 from rag_agent.types import Chunk, Document
 
 log = logging.getLogger(__name__)
+_UNLOCATED_SAID: set[tuple[str, str, int]] = set()  # (suite path, split, count) already logged at INFO
 
 BEIR_DEFAULT_SPLIT = "test"
 CUAD_DEFAULT_SPLIT = "dev"
@@ -296,10 +297,13 @@ def load_cuad(ref: SuiteRef, join_gap: int = 500, omitted: str = "drop") -> Cuad
             continue
         suite.tasks.append(CuadTask(row["id"], row["doc_id"], row["question"], spans))
     if suite.evidence_unlocated:
-        log.info(
-            "%s/%s: %d of %d evidence strings not found in their contract (dropped), e.g. %s",
-            ref.name, split, suite.evidence_unlocated, suite.evidence_total, suite.unlocated_examples[0],
-        )
+        # Once per suite and process at INFO: the loop loads dev twice a cycle, and the same count
+        # repeated six times in its log said nothing new. Later loads log it at DEBUG.
+        key = (str(ref.path), split, suite.evidence_unlocated)
+        log.log(logging.DEBUG if key in _UNLOCATED_SAID else logging.INFO,
+                "%s/%s: %d of %d evidence strings not found in their contract (dropped), e.g. %s",
+                ref.name, split, suite.evidence_unlocated, suite.evidence_total, suite.unlocated_examples[0])
+        _UNLOCATED_SAID.add(key)
     return suite
 
 

@@ -101,6 +101,22 @@ def test_cuad_loader_counts_unlocated_evidence_and_drops_tasks_without_any(tmp_p
     }
 
 
+def test_unlocated_evidence_is_logged_once_per_suite_at_info(tmp_path, caplog):
+    """The loop loads dev twice a cycle: the same dropped-evidence count is said once, then DEBUG."""
+    import logging
+
+    folder = tmp_path / "cuad"
+    (folder / "contracts").mkdir(parents=True)
+    (folder / "contracts" / "c1.txt").write_text("Governing law: Delaware.")
+    _write_jsonl(folder / "contracts_x.jsonl", [{"doc_id": "c1", "title": "C1", "file": "contracts/c1.txt"}])
+    _write_jsonl(folder / "tasks_x.jsonl", [{"id": "t1", "doc_id": "c1", "question": "law?", "evidence": ["Delaware", "Mars"]}])
+    with caplog.at_level(logging.DEBUG, logger="evals.suites"):
+        for _ in range(3):
+            load_cuad(discover(folder, "x")[0])
+    said = [r.levelno for r in caplog.records if "evidence strings not found" in r.getMessage()]
+    assert said == [logging.INFO, logging.DEBUG, logging.DEBUG]
+
+
 def test_relevance_needs_half_of_the_shorter_of_chunk_and_span():
     chunks = [Chunk("d", 0, 100, "x" * 100), Chunk("d", 80, 180, "x" * 100), Chunk("d", 160, 260, "x" * 100)]
     # Span 90..110 (length 20): chunk 0 overlaps 10 (= half of 20: relevant), chunk 1 overlaps 20.
