@@ -74,11 +74,7 @@ def gold_chunks(ws, doc_id: str, evidence: list[str], chunk_ids: list[str], over
     with ws.db() as con:
         (text,) = con.execute("SELECT text FROM documents WHERE doc_id = ?", [doc_id]).fetchone()
     spans = [span for clause in evidence for span in locate(text, clause)[0]]
-    chunks = []
-    for chunk_id in chunk_ids:
-        start, end = (int(x) for x in chunk_id.rsplit(":", 1)[1].split("-"))
-        chunks.append(Chunk(doc_id=doc_id, start=start, end=end, text=""))
-    return relevant_chunks(chunks, spans, overlap_fraction)
+    return relevant_chunks([Chunk.from_id(chunk_id) for chunk_id in chunk_ids], spans, overlap_fraction)
 
 
 def auc(scores_pos: list[float], scores_neg: list[float]) -> float | None:

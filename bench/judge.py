@@ -111,7 +111,7 @@ def collect(args, cfg) -> dict:
     questions = []
     for task in tasks:
         hits = retriever.retrieve(task.question, args.depth, {task.doc_id})
-        chunks = [Chunk(task.doc_id, *map(int, h.chunk_id.rsplit(":", 1)[1].split("-")), "") for h in hits]
+        chunks = [Chunk.from_id(h.chunk_id) for h in hits]
         gold = relevant_chunks(chunks, spans[task.id], cfg.eval.overlap_fraction) if task.id in spans else set()
         questions.append({"task": task.id, "doc": task.doc_id, "question": task.question,
                           "chunks": [{"id": h.chunk_id, "rank": r, "text": h.text, "gold": h.chunk_id in gold} for r, h in enumerate(hits, 1)]})

@@ -56,9 +56,7 @@ def main() -> None:
 
     by_task: dict[str, list[dict]] = {}
     for run_id, task_id, chunk_id, grade, score, rank in labels:
-        doc, offsets = chunk_id.rsplit(":", 1)
-        start, end = map(int, offsets.split("-"))
-        gold = bool(relevant_chunks([Chunk(doc, start, end, "")], spans.get(task_id, []), cfg.eval.overlap_fraction))
+        gold = bool(relevant_chunks([Chunk.from_id(chunk_id)], spans.get(task_id, []), cfg.eval.overlap_fraction))
         by_task.setdefault(f"{run_id}/{task_id}", []).append(
             {"grade": grade, "score": score, "rank": rank or 0, "gold": gold, "located": task_id in spans})
 

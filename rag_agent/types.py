@@ -27,6 +27,13 @@ class Chunk:
     def chunk_id(self) -> str:
         return f"{self.doc_id}:{self.start}-{self.end}"
 
+    @classmethod
+    def from_id(cls, chunk_id: str, text: str = "") -> Chunk:
+        """The span a chunk id names (the inverse of `chunk_id`; doc ids may themselves contain ':')."""
+        doc_id, _, span = chunk_id.rpartition(":")
+        start, _, end = span.partition("-")
+        return cls(doc_id, int(start), int(end), text)
+
 
 @dataclass(frozen=True)
 class Hit:

@@ -128,3 +128,12 @@ def test_whitespace_only_gives_no_chunks_and_bad_config_is_refused():
         chunk_document(Document("d", "text"), ChunkingConfig(size=100, overlap=100))
     with pytest.raises(ConfigError, match="chunking.size"):
         chunk_document(Document("d", "text"), ChunkingConfig(size=0, overlap=0))
+
+
+def test_a_chunk_id_names_its_span_back():
+    """`Chunk.from_id` inverts `chunk_id`, also for doc ids that contain ':' (URLs, "cuad:..." ids)."""
+    from rag_agent.types import Chunk
+
+    for chunk in (Chunk("plain", 0, 120, ""), Chunk("https://example.org/a:b", 7, 4096, "")):
+        assert Chunk.from_id(chunk.chunk_id) == chunk
+    assert Chunk.from_id("d:3-9", "text").text == "text"

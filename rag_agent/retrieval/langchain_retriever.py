@@ -29,7 +29,7 @@ from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
 from rag_agent.protocols import Retriever
-from rag_agent.types import RankedChunk
+from rag_agent.types import Chunk, RankedChunk
 
 
 class RagloopRetriever(BaseRetriever):
@@ -124,10 +124,8 @@ _UNKNOWN = -1  # the registry could not be read this time: keep serving what is 
 def to_document(chunk: RankedChunk, versions: dict | None = None) -> Document:
     start, end = chunk.extra.get("start"), chunk.extra.get("end")
     if start is None or end is None:
-        # Chunk ids are "<doc_id>:<start>-<end>"; doc ids may themselves contain ':'.
-        span = chunk.chunk_id.rsplit(":", 1)[-1]
-        start, _, end = span.partition("-")
-        start, end = int(start), int(end)
+        named = Chunk.from_id(chunk.chunk_id)
+        start, end = named.start, named.end
     return Document(
         page_content=chunk.text,
         id=chunk.chunk_id,
