@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import sys
 from pathlib import Path
 
@@ -60,7 +59,8 @@ def main() -> None:
         timing = result["timing"][name]
         print(f"{name}: judge {timing['seconds'] / len(result['questions']):.1f} s a task = "
               f"{timing['seconds'] / max(result['agent_seconds'], 1e-9):.0%} of the agent's", flush=True)
-    print(f"judgments per distinct chunk: {result['per_chunk']:.1f}", flush=True)
+    timing = result["timing"][next(iter(FORMULATIONS))]
+    print(f"judgments per distinct chunk: {timing['judgments'] / max(timing['distinct_chunks'], 1):.1f}", flush=True)
     qf, pf = (result["timing"][n]["seconds"] for n in FORMULATIONS)
     print(f"passage-first / question-first on the same judgments: {pf / qf:.2f}x", flush=True)
     report(result, fb, args.threshold, args.relative, args.grid)
@@ -69,7 +69,6 @@ def main() -> None:
 def collect(args) -> dict:
     from evals.suites import SuiteRef, load_cuad, relevant_chunks
     from feedback.harvest import Harvester
-    from feedback.judge import JudgeSettings
     from feedback.traces import chunk_texts, load_task
     from rag_agent.llm.factory import load_llm
     from rag_agent.types import Chunk
@@ -80,26 +79,18 @@ def collect(args) -> dict:
     suite = load_cuad(SuiteRef("cuad", Path(cfg.data_dir) / "cuad", "train"), join_gap=cfg.eval.evidence_join_gap)
     spans = {t.task_id: t.spans for t in suite.tasks}
 
-    class _DepthOnly:  # Harvester._to_judge reads only the judge's depth
-        settings = JudgeSettings(depth=cfg.feedback.judge.depth)
-
-    picker = Harvester(ws, judge=_DepthOnly())
-    questions, agent_seconds = [], 0.0
+    picker = Harvester(ws)  # no judge: `_to_judge` then reads the workspace's feedback.judge.depth
+    questions = []
     with ws.db() as con:
         keys = con.execute("SELECT run_id, task_id FROM harvest_state WHERE status = 'harvested' ORDER BY run_id, task_id").fetchall()
+        agent_s = dict(con.execute("SELECT run_id || '/' || task_id, coalesce(llm_seconds, 0) FROM tasks").fetchall())
         for run_id, task_id in keys[: args.max_tasks]:
             trace = load_task(con, run_id, task_id)
             texts = chunk_texts(con, trace.chunk_ids())
-            chosen = picker._to_judge(trace, texts)
-            ranks = {r.chunk_id: r.rank for r in reversed(trace.ranking(0, "retrieve"))}
-            agent_seconds += con.execute("SELECT coalesce(llm_seconds, 0) FROM tasks WHERE run_id = ? AND task_id = ?",
-                                         [run_id, task_id]).fetchone()[0]
-            chunks = []
-            for chunk_id in chosen:
-                doc, offsets = chunk_id.rsplit(":", 1)
-                start, end = map(int, offsets.split("-"))
-                gold = bool(relevant_chunks([Chunk(doc, start, end, "")], spans.get(task_id, []), cfg.eval.overlap_fraction))
-                chunks.append({"id": chunk_id, "rank": ranks.get(chunk_id, 99), "text": texts[chunk_id][0], "gold": gold})
+            ranks = trace.best_ranks()  # what the harvest's consensus rule reads
+            chunks = [{"id": chunk_id, "rank": ranks.get(chunk_id, 99), "text": texts[chunk_id][0],
+                       "gold": bool(relevant_chunks([Chunk.from_id(chunk_id)], spans.get(task_id, []), cfg.eval.overlap_fraction))}
+                      for chunk_id in picker._to_judge(trace, texts)]
             questions.append({"task": f"{run_id}/{task_id}", "question": trace.question, "chunks": chunks})
     n = sum(len(q["chunks"]) for q in questions)
     print(f"{len(questions)} harvested tasks, {n} judgments ({n / max(len(questions), 1):.1f} a task), "
@@ -108,9 +99,7 @@ def collect(args) -> dict:
     llm = load_llm(llm_cfg)
     timing = {name: judge_formulation(llm, mode, questions, name, chunk_major_always=True) for name, mode in FORMULATIONS.items()}
     return {"half": "train", "title": "harvested train (the loop's own)", "depth": cfg.feedback.judge.depth, "backend": llm_cfg.backend, "load": os.getloadavg(),
-            "questions": questions, "timing": timing, "agent_seconds": agent_seconds,
-            "per_chunk": statistics.fmean([sum(1 for q in questions for c in q["chunks"] if c["text"] == t) for t in
-                                           {c["text"] for q in questions for c in q["chunks"]}]) if n else 0.0}
+            "questions": questions, "timing": timing, "agent_seconds": sum(agent_s.get(q["task"], 0.0) for q in questions)}
 
 
 if __name__ == "__main__":
