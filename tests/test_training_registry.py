@@ -105,3 +105,33 @@ def test_version_records_serialise_and_name_model_pairs(workspace):
     assert json.loads(json.dumps(record))["version_id"] == "embedder-base"
     assert registry.slug_versions(str(registry.version_dir(workspace, "embedder", "embedder-0002-1a2b3c")), "none") == "embedder-0002-1a2b3c+none"
     assert registry.slug_versions("bundled:all-MiniLM-L6-v2", "/x/y/reranker-0001-ffffff") == "base+reranker-0001-ffffff"
+
+
+def test_versions_resolve_inside_a_copied_workspace_opened_from_elsewhere(tmp_path, monkeypatch):
+    """Rows and reranker cards keep the paths training was given ('ws/models/...', relative to
+    that command's directory). Opened from another directory, or copied (as the benches do), the
+    workspace must still find its OWN folders, not the original's or none."""
+    import shutil
+
+    from rag_agent.retrieval.reranker import RESIDUAL_CARD, read_residual_card
+    from rag_agent.workspace import Workspace
+
+    monkeypatch.chdir(tmp_path)
+    ws = Workspace.open("ws")
+    _fake_model(ws, "reranker", "reranker-0001-aaaaaa")
+    (ws.models_dir / "embedder" / "embedder-0001-bbbbbb").mkdir(parents=True)
+    card = {"base_scale": 20.0, "embedder_path": "ws/models/embedder/embedder-0001-bbbbbb", "embedder_version": "v"}
+    (registry.version_dir(ws, "reranker", "reranker-0001-aaaaaa") / RESIDUAL_CARD).write_text(json.dumps(card))
+    stored = registry.register_candidate(ws, "reranker", "reranker-0001-aaaaaa", "reranker-none", {}, {}, {})
+    assert stored.path == "ws/models/reranker/reranker-0001-aaaaaa"  # as given: relative to this directory
+
+    shutil.copytree(tmp_path / "ws", tmp_path / "elsewhere" / "copy")
+    (tmp_path / "other").mkdir()
+    monkeypatch.chdir(tmp_path / "other")
+    copy = Workspace.open(tmp_path / "elsewhere" / "copy", create=False)
+    version = registry.get_version(copy, "reranker-0001-aaaaaa")
+    assert version.path == str(tmp_path / "elsewhere" / "copy" / "models" / "reranker" / "reranker-0001-aaaaaa")
+    assert [v.path for v in registry.list_versions(copy, "reranker") if v.version_id == version.version_id] == [version.path]
+    bound = read_residual_card(version.path)["embedder_path"]
+    assert bound == str(tmp_path / "elsewhere" / "copy" / "models" / "embedder" / "embedder-0001-bbbbbb")
+    assert registry.get_version(copy, "reranker-none").path == "none"

@@ -59,9 +59,22 @@ class ModelVersion:
         return self.path == NO_RERANKER
 
     @classmethod
-    def from_row(cls, row: tuple) -> ModelVersion:
+    def from_row(cls, row: tuple, ws) -> ModelVersion:
         vid, kind, parent, path, content, config, trained_on, metrics, status, reason, created = row
+        path = _resolve_path(ws, kind, vid, path)
         return cls(vid, kind, parent, path, content, json.loads(config), json.loads(trained_on), json.loads(metrics), status, reason, created)
+
+
+def _resolve_path(ws, kind: str, version_id: str, stored: str) -> str:
+    """Where the version's folder is NOW. Rows store the path as it was given when training ran,
+    often relative to that command's working directory ('workspace/models/...'), which breaks as
+    soon as the workspace is opened from another directory or copied. A version trained into its
+    workspace lives in `version_dir(ws, kind, version_id)`, so that folder wins when it exists;
+    otherwise the stored path (absolute, or relative to the current directory) is kept."""
+    if stored == NO_RERANKER or Path(stored).is_absolute():
+        return stored
+    own = version_dir(ws, kind, version_id)
+    return str(own) if own.is_dir() else stored
 
 
 def check_kind(kind: str) -> str:
@@ -91,7 +104,7 @@ def get_version(ws, version_id: str, con=None) -> ModelVersion:
     row = read(con) if con is not None else _with_db(ws, read)
     if row is None:
         raise ConfigError(f"version {version_id!r}", "a registered model version", "list them with `training models`")
-    return ModelVersion.from_row(row)
+    return ModelVersion.from_row(row, ws)
 
 
 def list_versions(ws, kind: str | None = None) -> list[ModelVersion]:
@@ -99,7 +112,7 @@ def list_versions(ws, kind: str | None = None) -> list[ModelVersion]:
     where, params = ("WHERE kind = ?", [check_kind(kind)]) if kind else ("", [])
     with ws.db() as con:
         rows = con.execute(f"SELECT {_COLUMNS} FROM model_versions {where} ORDER BY created_at, version_id", params).fetchall()
-    return [ModelVersion.from_row(r) for r in rows]
+    return [ModelVersion.from_row(r, ws) for r in rows]
 
 
 def champion(ws, kind: str) -> ModelVersion:
@@ -111,7 +124,7 @@ def champion(ws, kind: str) -> ModelVersion:
         ).fetchall()
     if len(rows) != 1:
         raise ModelError(f"{len(rows)} {kind} champions", "exactly one champion per kind", "run `training rollback --kind " + kind + "`")
-    return ModelVersion.from_row(rows[0])
+    return ModelVersion.from_row(rows[0], ws)
 
 
 def champion_specs(ws) -> tuple[str, str]:

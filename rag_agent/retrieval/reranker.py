@@ -196,7 +196,20 @@ def read_residual_card(path: Path) -> dict:
     missing = [key for key in ("base_scale", "embedder_path", "embedder_version") if key not in card]
     if missing:
         raise ModelError(str(path), f"{RESIDUAL_CARD} with {', '.join(missing)}", "retrain the reranker (its card is incomplete)")
+    card["embedder_path"] = bound_embedder_path(Path(path), card["embedder_path"])
     return card
+
+
+def bound_embedder_path(folder: Path, stored: str) -> str:
+    """The bound embedder's folder NOW. Cards store it as training was given it, often relative
+    to that command's directory ('workspace/models/embedder/...'), which breaks when the workspace
+    is opened from elsewhere or copied. The trainer writes both into one models tree
+    (<models>/reranker/<id> beside <models>/embedder/<id>), so that sibling wins when it exists;
+    the version check in `ResidualReranker.embedder` still refuses a wrong one."""
+    if Path(stored).is_absolute():
+        return stored
+    sibling = folder.parent.parent / "embedder" / Path(stored).name
+    return str(sibling) if sibling.is_dir() else stored
 
 
 def is_residual(path: Path | str) -> bool:
