@@ -139,8 +139,11 @@ class AgentConfig(Section):
     gate suite (~4,000 more pairs a reranker candidate at 20)."""
     context_k: int = 5
     """Chunks shown to the LLM after reranking."""
-    max_rewrites: int = 2
-    """Query rewrites after a failed grade step before the agent falls back to web search."""
+    max_rewrites: int = 1
+    """Query rewrites after a failed grade step before the agent falls back to web search. 1, not 2:
+    in two fresh-clone loop runs' 84 train tasks (2026-12-06/07) the grade passed after a first
+    rewrite 2 times in 60 and after a second 1 time in 58, none of those tasks succeeded, and each
+    extra attempt cost ~10 s (a rewrite and a grade). bench/agent.py has the before/after."""
     rewrite_shows_new: bool = True
     """After a rewrite, show only chunks no earlier attempt showed (retrieving retrieve_k + the chunks
     already shown). A rewrite scoped to one contract mostly retrieves the same top five: in the first

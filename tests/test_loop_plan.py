@@ -42,7 +42,7 @@ def test_a_one_hour_budget_fits_and_plans_more_tasks_when_faster():
 
 
 def test_the_first_cycle_is_planned_from_the_probed_llm_speed():
-    """The reference cycle (a probe reading of 71.5 prompt tok/s: agent 29.0 s, harvest 14.0 s a
+    """The reference cycle (a probe reading of 71.5 prompt tok/s: agent 24.4 s, harvest 14.0 s a
     task, 645 s fixed) scaled by this machine's speed: at the reference speed a 60-minute run's first
     cycle gets the tasks that fit its share after the fixed part; a machine reading 3x slower gets
     the minimum, one reading 3x faster more."""
@@ -52,7 +52,7 @@ def test_the_first_cycle_is_planned_from_the_probed_llm_speed():
     assert same.agent_s_per_task == REFERENCE_AGENT_S_PER_TASK and not same.measured
     assert abs(faster.agent_s_per_task * 3 - same.agent_s_per_task) < 1e-9 and abs(faster.fixed_s * 3 - same.fixed_s) < 1e-9
     share = 3600 / 3 * SAFETY
-    assert plan_tasks(3600, 3, same) == int((share - 645.0) // (29.0 + 14.0)) == 10
+    assert plan_tasks(3600, 3, same) == int((share - 645.0) // (24.4 + 14.0)) == 11
     assert plan_tasks(3600, 3, slower) == 2  # the fixed part alone outgrows the share: the minimum
     assert plan_tasks(3600, 3, same) < plan_tasks(3600, 3, faster)
 

@@ -28,8 +28,10 @@ DEFAULT_FIXED_S = 600.0
 # The harvest's 37.4 s was the question-first judge; since the passage-first default, the same run's
 # 296 judgments cost 10.4 s a task (bench/rejudge.py, 2026-12-07) plus ~3.3 s a task of the harvest's
 # other work (its logged 35.1 s a task less the rejudged 31.8): 14.0 s.
+# The agent's 29.0 s was at agent.max_rewrites = 2; at today's 1, bench/agent.py on the same 20
+# tasks in one run (2026-12-07) gave 13.2 s a task against 15.7 s: 29.0 x 13.2 / 15.7 = 24.4 s.
 REFERENCE_PROMPT_TPS = 71.5
-REFERENCE_AGENT_S_PER_TASK = 29.0
+REFERENCE_AGENT_S_PER_TASK = 24.4
 REFERENCE_HARVEST_S_PER_TASK = 14.0
 REFERENCE_FIRST_FIXED_S = 645.0
 SAFETY = 0.9  # plan 90% of each cycle's share: estimates are means, a cycle's tasks vary
