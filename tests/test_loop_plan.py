@@ -72,3 +72,20 @@ def test_a_loop_with_an_embedded_llm_plans_its_first_cycle_from_the_probe(tmp_pa
     assert tasks >= 2 and plan["cycles_left"] == 3
     fake = TrainingLoop(loop.ws, llm=object(), progress=False)  # a server-backed LLM: nothing to probe
     assert fake._plan(1, 3, time.time() + 3600)[1]["agent_s_per_task"] == DEFAULT_AGENT_S_PER_TASK
+
+
+def test_the_cycle_that_will_train_the_first_reranker_keeps_time_for_it():
+    """The 2026-12-07 run's cycle 3 (14 usable lists from 43 tasks; 1,809 s left; cycle 2 measured
+    15.5 + 7.8 s a task and 279 s fixed) planned 57 tasks without the first reranker's ~530 s and
+    overran by 11 minutes. Its feedback was due to reach the 30 lists, so the plan keeps the time."""
+    from training.loop_plan import REFERENCE_RERANKER_S, Throughput, reranker_extra_s
+
+    measured = Throughput(15.5, 7.8, 279.0, True)
+    without = plan_tasks(1809, 1, measured)
+    assert without == 57
+    extra = reranker_extra_s(14, 14 / 43, without, 30, measured_had_one=False)
+    assert extra == REFERENCE_RERANKER_S
+    assert plan_tasks(1809, 1, measured, extra) == int((1809 * 0.9 - 279.0 - extra) // 23.3) < without
+    assert reranker_extra_s(14, 14 / 43, 20, 30, measured_had_one=False) == 0.0  # 20 more tasks stay under 30 lists
+    assert reranker_extra_s(40, 1.0, 57, 30, measured_had_one=True) == 0.0  # an earlier cycle trained one: measured
+    assert reranker_extra_s(0, 0.0, 57, 0, measured_had_one=False) == 0.0  # min_lists 0: every cycle has one

@@ -110,8 +110,27 @@ class TrainingLoop:
             throughput = self._probed_throughput() or throughput
         left = deadline - time.time()
         tasks = plan_tasks(left, cycles - cycle + 1, throughput)
+        extra = self._first_reranker_s(cycle, tasks)
+        if extra:
+            tasks = plan_tasks(left, cycles - cycle + 1, throughput, extra)
+            log.info("cycle %d: its feedback should reach training.loop.reranker_min_lists: %.0f s kept for its first reranker", cycle, extra)
         log.info("cycle %d: %d tasks planned (%.0f s left for %d cycles; %s)", cycle, tasks, left, cycles - cycle + 1, throughput.to_dict())
-        return tasks, throughput.to_dict() | {"seconds_left": round(left), "cycles_left": cycles - cycle + 1}
+        return tasks, throughput.to_dict() | {"seconds_left": round(left), "cycles_left": cycles - cycle + 1, "reranker_s": extra}
+
+    def _first_reranker_s(self, cycle: int, tasks: int) -> float:
+        """Seconds the cycle's first reranker (train + dev scoring) will add, if its feedback will
+        reach `reranker_min_lists` at the list yield per task seen so far (training/loop_plan.py)."""
+        from training.data import load_scored_lists_from_workspace
+        from training.loop_plan import reranker_extra_s
+
+        earlier = [self.done_steps(c) for c in range(1, cycle)]
+        done_tasks = sum(int(d.get("agent", {}).get("tasks") or 0) for d in earlier)
+        if not done_tasks:
+            return 0.0
+        trained_one = any((d.get("train", {}).get("reranker") or {}).get("version_id") for d in earlier)
+        lists, _ = load_scored_lists_from_workspace(self.ws, [f"loop-{c}" for c in range(1, cycle)])
+        needed = self.ws.config.training.loop.reranker_min_lists
+        return reranker_extra_s(len(lists), len(lists) / done_tasks, tasks, needed, bool(trained_one))
 
     def run_cycle(self, cycle: int, plan: tuple[int, dict] | None = None) -> CycleRow:
         done = self.done_steps(cycle)
