@@ -10,8 +10,10 @@ chunk is relevant when it overlaps a located span by >= eval.overlap_fraction of
 Prints per harvest signal and overall: tasks, judged chunks with a soft score, positives
 (grade >= training positive grade) with their precision and recall over the judged gold-relevant
 chunks, how many positives the retriever had ranked below 2 (labels that correct it rather than
-confirm it), mean within-question AUC of the judge's score, and correct positives per LLM-minute
-(agent + judge seconds), the issue-9 yield figure (0.4 before the calibrated rules).
+confirm it), mean within-question AUC of the judge's score, correct positives per LLM-minute
+(agent + judge seconds), the issue-9 yield figure (0.4 before the calibrated rules), and per
+winning pair signal: pairs, informative pairs (exactly one side gold-relevant) and how many of
+those put the gold chunk first.
 """
 
 from __future__ import annotations
@@ -51,6 +53,8 @@ def main() -> None:
         agent_s = dict(con.execute("SELECT run_id || '/' || task_id, llm_seconds FROM tasks WHERE run_id LIKE ?",
                                    [args.run_prefix + "%"]).fetchall())
         judge_s = con.execute("SELECT coalesce(sum(seconds), 0) FROM harvest_log").fetchone()[0]
+        pairs = con.execute("SELECT task_id, chosen_chunk_id, rejected_chunk_id, signal FROM pairs WHERE run_id LIKE ?",
+                            [args.run_prefix + "%"]).fetchall()
     suite = load_cuad(SuiteRef("cuad", Path(cfg.data_dir) / "cuad", "train"), join_gap=cfg.eval.evidence_join_gap)
     spans = {t.task_id: t.spans for t in suite.tasks}
 
@@ -80,7 +84,28 @@ def main() -> None:
     table.add_row("mean within-question AUC of the judge score", f"{statistics.fmean(aucs):.3f} over {len(aucs)} questions" if aucs else "n/a")
     table.add_row("LLM seconds (agent + judge)", f"{llm_s:.0f} (judge {judge_s:.0f})")
     table.add_row("correct positives per LLM-minute", f"{len(correct) / (llm_s / 60):.2f}" if llm_s else "n/a")
+    for signal, (n, informative, right) in sorted(_pair_accuracy(pairs, spans, cfg.eval.overlap_fraction).items()):
+        table.add_row(f"pairs won by {signal}", f"{n}; informative {informative}, gold first {_ratio(right, informative)}")
     table_console().print(table)
+
+
+def _pair_accuracy(pairs: list[tuple], spans: dict, overlap: float) -> dict[str, tuple[int, int, int]]:
+    """{signal: (pairs, informative pairs, informative pairs whose chosen chunk is the gold one)}."""
+    from evals.suites import relevant_chunks
+    from rag_agent.types import Chunk
+
+    def gold(task_id: str, chunk_id: str) -> bool:
+        return bool(relevant_chunks([Chunk.from_id(chunk_id)], spans.get(task_id, []), overlap))
+
+    out: dict[str, list[int]] = {}
+    for task_id, chosen, rejected, signal in pairs:
+        counts = out.setdefault(signal, [0, 0, 0])
+        counts[0] += 1
+        a, b = gold(task_id, chosen), gold(task_id, rejected)
+        if a != b:
+            counts[1] += 1
+            counts[2] += a
+    return {k: tuple(v) for k, v in out.items()}
 
 
 def _ratio(num: int, den: int) -> str:

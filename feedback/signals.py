@@ -12,6 +12,8 @@ rules can agree or conflict on the same (query, A, B). The table is mirrored in 
 |                   |       |             | else shown) that attempt 0 did not show > attempt 0's shown chunks       |
 | agent_grader      | 0     | 0.3         | the agent's own grader: relevant > not relevant, same attempt            |
 
+A task whose verified answer says the clause is absent gets no trace-rule pairs (`candidates`).
+
 Weak negatives (negatives table, not pairs): the shown chunks of a task that fell back to web
 search (`cfg.feedback.fallback_negative_weight`), unless cited or labelled relevant.
 
@@ -122,10 +124,18 @@ RULE_FUNCTIONS = {"judge_graded": judge_graded, "cited_vs_ignored": cited_vs_ign
 
 
 def candidates(trace: TaskTrace, labels: dict[str, int], cap: int) -> list[Candidate]:
-    """Every rule's raw candidate pairs for one task (before conflict resolution)."""
+    """Every rule's raw candidate pairs for one task (before conflict resolution). When the
+    verified answer says the clause is absent (`TaskTrace.clause_exists() is False`) no chunk of
+    the task is the one asked for, so "cited / found after a rewrite / graded relevant > the
+    rest" orders irrelevant chunks among themselves: only the judge's own grades may speak (and
+    those are capped below relevant there, see feedback.positive_needs_clause). In the 2026-12-07
+    fresh-clone loop run, 21 of the 25 tasks that gave rewrite_success pairs were such tasks; of its
+    426 pairs one had a gold-relevant side (bench/loop_labels.py, TRAIN gold read only to measure)."""
+    trace_rules_apply = trace.clause_exists() is not False
     out: list[Candidate] = []
     for name, function in RULE_FUNCTIONS.items():
-        out += function(trace, labels, cap)
+        if trace_rules_apply or name == "judge_graded":
+            out += function(trace, labels, cap)
     return out
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from feedback.pairs import resolve
-from feedback.signals import RULES, Candidate, agent_grader, cited_vs_ignored, judge_graded, rewrite_success
+from feedback.signals import RULES, Candidate, agent_grader, candidates, cited_vs_ignored, judge_graded, rewrite_success
 from feedback.synthetic import TaskSpec, insert_task
 from feedback.traces import MalformedTrace, load_task
 
@@ -54,6 +54,23 @@ def test_rewrite_success_prefers_what_the_rewrite_found(con):
         con, task_id="t2", rankings={(0, "retrieve"): ["a"], (1, "retrieve"): ["c"]}, rewrites=[(1, Q, "x")], success=False, answer="no",
     )
     assert rewrite_success(failed, {}, 25) == []
+
+
+def test_a_verified_absent_clause_gives_no_trace_rule_pairs(con):
+    """A passed "No" says the clause is not in the contract: cited or found-after-a-rewrite chunks
+    are not it, so only the judge's grades may order them. The same trace answered "Yes" keeps them."""
+    def trace(task_id: str, answer: str):
+        return trace_of(
+            con, task_id=task_id, answer_type="yes_no", rankings={(0, "retrieve"): ["a", "b"], (1, "retrieve"): ["c", "a"]},
+            shown={0: ["a", "b"], 1: ["c", "a"]}, queries={1: "non-compete clause"}, rewrites=[(1, Q, "non-compete clause")],
+            cited={"c": 1}, ignored={"a": 2}, answer=answer, success=True,
+        )
+
+    absent, present = trace("no", "No"), trace("yes", "Yes")
+    assert absent.clause_exists() is False and present.clause_exists() is True
+    assert candidates(absent, {"a": 1, "c": 1}, 25) == []
+    rules = {c.rule for c in candidates(present, {}, 25)}
+    assert {"rewrite_success", "cited_vs_ignored"} <= rules
 
 
 def test_agent_grader_ignores_unseen_chunks(con):
