@@ -39,6 +39,7 @@ def main() -> None:
     from rich.table import Table
 
     from evals.suites import SuiteRef, load_cuad, relevant_chunks
+    from feedback.calibrate import score_pairs
     from rag_agent.types import Chunk
     from rag_agent.workspace import Workspace
 
@@ -58,9 +59,12 @@ def main() -> None:
     suite = load_cuad(SuiteRef("cuad", Path(cfg.data_dir) / "cuad", "train"), join_gap=cfg.eval.evidence_join_gap)
     spans = {t.task_id: t.spans for t in suite.tasks}
 
+    def is_gold(task_id: str, chunk_id: str) -> bool:
+        return bool(relevant_chunks([Chunk.from_id(chunk_id)], spans.get(task_id, []), cfg.eval.overlap_fraction))
+
     by_task: dict[str, list[dict]] = {}
     for run_id, task_id, chunk_id, grade, score, rank in labels:
-        gold = bool(relevant_chunks([Chunk.from_id(chunk_id)], spans.get(task_id, []), cfg.eval.overlap_fraction))
+        gold = is_gold(task_id, chunk_id)
         by_task.setdefault(f"{run_id}/{task_id}", []).append(
             {"grade": grade, "score": score, "rank": rank or 0, "gold": gold, "located": task_id in spans})
 
@@ -84,28 +88,12 @@ def main() -> None:
     table.add_row("mean within-question AUC of the judge score", f"{statistics.fmean(aucs):.3f} over {len(aucs)} questions" if aucs else "n/a")
     table.add_row("LLM seconds (agent + judge)", f"{llm_s:.0f} (judge {judge_s:.0f})")
     table.add_row("correct positives per LLM-minute", f"{len(correct) / (llm_s / 60):.2f}" if llm_s else "n/a")
-    for signal, (n, informative, right) in sorted(_pair_accuracy(pairs, spans, cfg.eval.overlap_fraction).items()):
-        table.add_row(f"pairs won by {signal}", f"{n}; informative {informative}, gold first {_ratio(right, informative)}")
+    pair_gold: dict[str, set[str]] = {}
+    for task_id, chosen, rejected, _ in pairs:
+        pair_gold.setdefault(task_id, set()).update(c for c in (chosen, rejected) if is_gold(task_id, c))
+    for s in score_pairs(pairs, pair_gold):
+        table.add_row(f"pairs won by {s.signal}", f"{s.total}; informative {s.informative}, gold first {_ratio(s.correct, s.informative)}")
     table_console().print(table)
-
-
-def _pair_accuracy(pairs: list[tuple], spans: dict, overlap: float) -> dict[str, tuple[int, int, int]]:
-    """{signal: (pairs, informative pairs, informative pairs whose chosen chunk is the gold one)}."""
-    from evals.suites import relevant_chunks
-    from rag_agent.types import Chunk
-
-    def gold(task_id: str, chunk_id: str) -> bool:
-        return bool(relevant_chunks([Chunk.from_id(chunk_id)], spans.get(task_id, []), overlap))
-
-    out: dict[str, list[int]] = {}
-    for task_id, chosen, rejected, signal in pairs:
-        counts = out.setdefault(signal, [0, 0, 0])
-        counts[0] += 1
-        a, b = gold(task_id, chosen), gold(task_id, rejected)
-        if a != b:
-            counts[1] += 1
-            counts[2] += a
-    return {k: tuple(v) for k, v in out.items()}
 
 
 def _ratio(num: int, den: int) -> str:

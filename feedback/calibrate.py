@@ -134,17 +134,26 @@ def calibrate(con, suite_dir: Path | str, split: str, overlap_fraction: float = 
         [sorted(gold)],
     ).fetchall():
         predictors["agent grader"].add(bool(relevant), chunk_id in gold[task_id])
-    pair_scores: dict[str, PairScore] = {}
-    for task_id, chosen, rejected, signal in con.execute(
+    pairs = con.execute(
         "SELECT task_id, chosen_chunk_id, rejected_chunk_id, signal FROM pairs WHERE task_id IN (SELECT unnest(?))", [sorted(gold)]
-    ).fetchall():
-        score = pair_scores.setdefault(signal, PairScore(signal))
+    ).fetchall()
+    return {"tasks": len(gold), "absent": len(absent), "half": half or "all", "predictors": list(predictors.values()), "pairs": score_pairs(pairs, gold)}
+
+
+def score_pairs(pairs, gold: dict[str, set[str]]) -> list[PairScore]:
+    """Per winning signal, sorted by name: its pairs, the informative ones (the two chunks differ in
+    gold relevance) and those whose chosen chunk is the gold one. `pairs`: (task_id, chosen,
+    rejected, signal) rows; `gold`: task_id -> its gold-relevant chunk ids (missing: none)."""
+    scores: dict[str, PairScore] = {}
+    for task_id, chosen, rejected, signal in pairs:
+        score = scores.setdefault(signal, PairScore(signal))
         score.total += 1
-        a, b = chosen in gold[task_id], rejected in gold[task_id]
+        relevant = gold.get(task_id, set())
+        a, b = chosen in relevant, rejected in relevant
         if a != b:
             score.informative += 1
             score.correct += a
-    return {"tasks": len(gold), "absent": len(absent), "half": half or "all", "predictors": list(predictors.values()), "pairs": sorted(pair_scores.values(), key=lambda s: s.signal)}
+    return sorted(scores.values(), key=lambda s: s.signal)
 
 
 def render(result: dict, console=None) -> None:
