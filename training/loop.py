@@ -125,12 +125,12 @@ class TrainingLoop:
 
         earlier = [self.done_steps(c) for c in range(1, cycle)]
         done_tasks = sum(int(d.get("agent", {}).get("tasks") or 0) for d in earlier)
-        if not done_tasks:
-            return 0.0
-        trained_one = any((d.get("train", {}).get("reranker") or {}).get("version_id") for d in earlier)
-        lists, _ = load_scored_lists_from_workspace(self.ws, [f"loop-{c}" for c in range(1, cycle)])
         needed = self.ws.config.training.loop.reranker_min_lists
-        return reranker_extra_s(len(lists), len(lists) / done_tasks, tasks, needed, bool(trained_one))
+        trained_one = any((d.get("train", {}).get("reranker") or {}).get("version_id") for d in earlier)
+        if not done_tasks or needed <= 0 or trained_one:
+            return 0.0  # nothing to extrapolate from, or the measured cycles already paid for rerankers
+        lists, _ = load_scored_lists_from_workspace(self.ws, steps.loop_run_ids(cycle - 1))
+        return reranker_extra_s(len(lists), len(lists) / done_tasks, tasks, needed, measured_had_one=False)
 
     def run_cycle(self, cycle: int, plan: tuple[int, dict] | None = None) -> CycleRow:
         done = self.done_steps(cycle)

@@ -35,15 +35,25 @@ class StepContext:
 
     @property
     def run_id(self) -> str:
-        return f"loop-{self.cycle}"
+        return cycle_run_id(self.cycle)
 
     def loop_run_ids(self) -> list[str]:
         """Feedback accumulates: cycle n trains on the traces of cycles 1..n."""
-        return [f"loop-{c}" for c in range(1, self.cycle + 1)]
+        return loop_run_ids(self.cycle)
 
     def pool(self):
         t = self.cfg.training.loop
         return load_pool(self.cfg.data_dir, t.split, t.seed)
+
+
+def cycle_run_id(cycle: int) -> str:
+    """The agent run id of a loop cycle's tasks."""
+    return f"loop-{cycle}"
+
+
+def loop_run_ids(last_cycle: int) -> list[str]:
+    """The run ids of cycles 1..last_cycle: the feedback a cycle after them has."""
+    return [cycle_run_id(c) for c in range(1, last_cycle + 1)]
 
 
 def with_models(ws: Workspace, embedder: str, reranker: str) -> Workspace:
