@@ -242,6 +242,15 @@ def _insert_base(con, kind: str, version_id: str, path: str, content_version: st
         _append_promotion(con, kind, None, version_id, "base", "base model")
 
 
+def is_complete_model(path: Path) -> bool:
+    """A saved transformers/sentence-transformers folder (config.json), or a lexical residual
+    reranker (its card and lexical.json: no network weights)."""
+    from rag_agent.retrieval.lexical import LEXICAL_FILE
+    from rag_agent.retrieval.reranker import RESIDUAL_CARD
+
+    return (path / "config.json").exists() or ((path / RESIDUAL_CARD).exists() and (path / LEXICAL_FILE).exists())
+
+
 def register_candidate(
     ws,
     kind: str,
@@ -255,8 +264,8 @@ def register_candidate(
     """Insert a finished model folder as a 'candidate'. The folder must already be complete."""
     ensure_base(ws)
     path = Path(path) if path is not None else version_dir(ws, kind, version_id)
-    if not (path.is_dir() and (path / "config.json").exists()):
-        raise ModelError(str(path), f"a complete {kind} folder (config.json + weights)", "train the model before registering it")
+    if not (path.is_dir() and is_complete_model(path)):
+        raise ModelError(str(path), f"a complete {kind} folder (config.json + weights, or residual.json + lexical.json)", "train the model before registering it")
     content = _content_version(path) if kind == "embedder" else None
     with ws.db() as con:
         if parent_id is not None:

@@ -79,14 +79,15 @@ def save_reranker(model, out_dir: Path | str, card: dict | None = None) -> Path:
     return Path(out_dir)
 
 
-def write_card(folder: Path, card: dict) -> None:
+def write_card(folder: Path, card: dict, text: str | None = None) -> None:
+    """residual.json and README.md (`text`: the card's template, default the cross-encoder's CARD_TEXT)."""
     import json
 
     from rag_agent.retrieval.reranker import BASE_STEP, RESIDUAL_CARD
 
     card = {"kind": "residual", "base_step": BASE_STEP, **card}
     (folder / RESIDUAL_CARD).write_text(json.dumps(card, indent=2, sort_keys=True, default=str))
-    (folder / "README.md").write_text(CARD_TEXT.format(json=json.dumps(card, indent=2, sort_keys=True, default=str)))
+    (folder / "README.md").write_text((text or CARD_TEXT).format(json=json.dumps(card, indent=2, sort_keys=True, default=str)))
 
 
 CARD_TEXT = """# Residual reranker (ragloop)
@@ -106,6 +107,24 @@ cos = float(E.encode(q, normalize_embeddings=True) @ E.encode(c, normalize_embed
 score = card["base_scale"] * round(cos / card["base_step"]) * card["base_step"] + g
 ```
 (`rag_agent.retrieval.reranker.load_reranker(FOLDER).score(q, texts)` does exactly this.)
+
+## Card
+```json
+{json}
+```
+"""
+
+
+LEXICAL_CARD_TEXT = """# Lexical residual reranker (ragloop)
+
+score(q, c) = base_scale * round(cos_E(q, c) / base_step) * base_step + weight * bm25(q, c)
+
+* `cos_E`: cosine of the bound embedder E (`embedder_path`, version `embedder_version`).
+* `bm25`: Okapi BM25 with the corpus statistics in lexical.json (`rag_agent.retrieval.lexical`:
+  lower-cased alphanumeric words, function words dropped), `weight` fitted to the LLM judge's
+  scores (training/lexical_trainer.py). weight = 0 is the embedder's ranking exactly.
+
+`rag_agent.retrieval.reranker.load_reranker(FOLDER).score(q, texts)` computes it.
 
 ## Card
 ```json

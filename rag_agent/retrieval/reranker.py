@@ -2,7 +2,7 @@
 
 `load_reranker(cfg.models)` (or `load_reranker(cfg.models, spec)`) is the one way a reranker is
 built, on `models.device`. "none" keeps the index order; a directory loads a residual reranker
-(embedder score + cross-encoder correction, what training produces; a folder with residual.json)
+(embedder score + a cross-encoder or BM25 correction, what training produces; a folder with residual.json)
 or a plain CrossEncoder (any compatible directory). Versions follow the
 embedder's rule, "<dirname>@<content hash>", so traces and eval results name the exact weights.
 """
@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Sequence
 
 from rag_agent.errors import ModelError
+from rag_agent.retrieval.lexical import LexicalCorrection
 from rag_agent.models import fingerprint_dir
 
 log = logging.getLogger(__name__)
@@ -108,7 +109,8 @@ def residual_score(cosine: float, correction: float, base_scale: float) -> float
 
     cos_E is the cosine of the bound embedder E (in [-1, 1]); base_scale = 1 / temperature turns it
     into the embedder's own contrastive logit (MiniLM was trained with scale 20 = 1 / 0.05); g is
-    the cross-encoder's raw 1-logit output, exactly 0 before training (zero head)."""
+    the correction: a cross-encoder's raw 1-logit output (exactly 0 before training: zero head), or
+    weight * BM25 for a lexical reranker (rag_agent.retrieval.lexical; weight 0 before fitting)."""
     return base_scale * quantise_cosine(cosine) + correction
 
 
@@ -121,8 +123,9 @@ TEXT_VECTOR_MEMO = 20_000  # passage vectors kept (384 floats each: ~30 MB), the
 
 class ResidualReranker:
     """score = base_scale * cos_E(q, c) + g(q, c) (see `residual_score`), read from a folder holding
-    the cross-encoder g in standard CrossEncoder format plus `residual.json` (the card: bound
-    embedder path and version, base_scale, parent, objective, data counts).
+    `residual.json` (the card: bound embedder path and version, base_scale, parent, objective,
+    data counts) and g: a standard CrossEncoder folder, or, when the card says
+    `"correction": "lexical"`, lexical.json (g = weight * BM25, rag_agent.retrieval.lexical).
 
     The embedder term is computed with the bound embedder, so the score never depends on which
     embedder retrieved the candidates. A caller that already has cosines of that same embedder
@@ -136,7 +139,8 @@ class ResidualReranker:
         self.card = read_residual_card(self.path)
         self.base_scale = float(self.card["base_scale"])
         self.embedder_version = str(self.card["embedder_version"])
-        self.correction = CrossEncoderReranker(self.path, batch_size=batch_size, device=device)
+        self.correction = (LexicalCorrection(self.path) if self.card.get("correction") == "lexical"
+                           else CrossEncoderReranker(self.path, batch_size=batch_size, device=device))
         self.batch_size = batch_size
         self.device = device
         self._embedder = embedder if embedder is not None and embedder.version == self.embedder_version else None
