@@ -81,7 +81,7 @@ def evaluate_ref(ref: SuiteRef, embedder, reranker=None, ws=None, cfg: RagloopCo
     if not qrels:  # a score over 0 queries is not a result: never return (or store) one
         raise DataError(str(ref.path), f"a suite with at least one evaluable query in split {ref.split!r} (0 evaluable queries)", "check its qrels / tasks and evidence")
     if reranker is not None:
-        run = rerank_run(run, queries, texts, reranker, cfg.eval.rerank_k, score_cache)
+        run = rerank_run(run, queries, texts, reranker, cfg.eval.rerank_k, score_cache, embedder.version)
     per_query = score_run(qrels, run, k=cfg.eval.k, recall_ks=RECALL_KS)
     seconds = time.perf_counter() - started
     metrics = mean_scores(per_query)
@@ -186,22 +186,26 @@ def _cuad_run(suite: CuadSuite, embedder: TextEmbedder, cfg: RagloopConfig, cach
 
 
 # ---- reranking ------------------------------------------------------------------------------------
-def rerank_run(run: dict, queries: dict[str, str], texts: dict[str, str], reranker: Reranker, rerank_k: int, cache=None) -> dict:
+def rerank_run(run: dict, queries: dict[str, str], texts: dict[str, str], reranker: Reranker, rerank_k: int, cache=None,
+               embedder_version: str | None = None) -> dict:
     """Re-order each query's top `rerank_k` by the reranker; the rest keep index order below them.
 
     Scores become rank-derived (n, n-1, ...) so the final order is exactly the one shown to a user.
     With a `RerankScoreCache`, (query, chunk) pairs this reranker version scored before are not
-    scored again.
+    scored again. When `embedder_version` (the embedder whose cosines `run` holds) is the one a
+    residual reranker is bound to, those cosines are its embedder term: its texts are not encoded again.
     """
     if cache is None:
         cache = RerankScoreCache(None)
     from rich.progress import track
 
+    bound = embedder_version is not None and getattr(reranker, "embedder_version", None) == embedder_version
     reranked = {}
     for qid in track(list(run), description="reranking", console=stderr_console(), transient=True):
         order = sorted(run[qid].items(), key=lambda item: (item[1], item[0]), reverse=True)
         head, tail = order[:rerank_k], order[rerank_k:]
-        rerank_scores = cache.score(reranker, queries[qid], [texts[doc] for doc, _ in head]) if head else []
+        base = [score for _, score in head] if bound else None
+        rerank_scores = cache.score(reranker, queries[qid], [texts[doc] for doc, _ in head], base) if head else []
         head_order = [doc for _, doc in sorted(zip(rerank_scores, [d for d, _ in head]), key=lambda pair: pair[0], reverse=True)]
         final = head_order + [doc for doc, _ in tail]
         reranked[qid] = {doc: float(len(final) - rank) for rank, doc in enumerate(final)}

@@ -29,15 +29,17 @@ class RerankScoreCache:
         self.hits = 0
         self.misses = 0
 
-    def score(self, reranker, query: str, texts: Sequence[str]) -> list[float]:
+    def score(self, reranker, query: str, texts: Sequence[str], base_cosines: Sequence[float] | None = None) -> list[float]:
+        """`base_cosines`: the bound embedder's cosines of `texts`, handed to a residual reranker
+        (callers pass them only when the retrieving embedder is the one it is bound to)."""
         version = getattr(reranker, "version", None)
         if self.root is None or not version:
-            return list(reranker.score(query, list(texts)))
+            return list(_score(reranker, query, list(texts), base_cosines))
         known = self._load(version)
         keys = [pair_key(query, text) for text in texts]
         missing = sorted({i for i, key in enumerate(keys) if key not in known})
         if missing:
-            scores = reranker.score(query, [texts[i] for i in missing])
+            scores = _score(reranker, query, [texts[i] for i in missing], None if base_cosines is None else [base_cosines[i] for i in missing])
             fresh = {keys[i]: float(s) for i, s in zip(missing, scores)}
             known.update(fresh)
             self._append(version, fresh)
@@ -70,6 +72,12 @@ class RerankScoreCache:
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("a") as fh:
             fh.write("".join(json.dumps({"k": k, "s": s}) + "\n" for k, s in fresh.items()))
+
+
+def _score(reranker, query: str, texts: list[str], base_cosines):
+    if base_cosines is None:
+        return reranker.score(query, texts)
+    return reranker.score(query, texts, base_cosines=list(base_cosines), embedder_version=reranker.embedder_version)
 
 
 def pair_key(query: str, text: str) -> str:
