@@ -115,16 +115,6 @@ def test_unusable_feedback_is_refused_in_one_line_and_nothing_is_registered(work
     assert not list(workspace.models_dir.rglob("config.json"))  # no model folder was written either
 
 
-def test_auto_objective_rule_distill_first_then_dpo_on_a_distilled_parent(workspace, tmp_path):
-    from training.candidates import choose_objective
-
-    none = registry.champion(workspace, "reranker")
-    assert choose_objective(none, "auto")[0] == "distill"
-    assert choose_objective(none, "ppo") == ("ppo", "requested ppo")
-    residual = _fake_reranker(workspace, "reranker-0001-aaaaaa", registry.champion(workspace, "embedder"))
-    assert choose_objective(residual, "auto")[0] == "dpo"
-
-
 def _fake_reranker(ws, version_id: str, embedder, status_parent: str = "reranker-none") -> registry.ModelVersion:
     """A residual-looking reranker folder bound to `embedder` (the registry never loads weights)."""
     folder = registry.version_dir(ws, "reranker", version_id)

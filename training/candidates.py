@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 
 Source = Literal["feedback", "supervised-reference"]
 SOURCES = ("feedback", "supervised-reference")
-ALGOS = ("distill", "bce", "dpo", "ppo")
+ALGOS = ("lexical", "distill", "bce", "dpo", "ppo")
 
 
 def train_embedder_candidate(ws, source: str = "feedback", run_ids: list[str] | None = None, **overrides) -> registry.ModelVersion:
@@ -62,18 +62,18 @@ def train_reranker_candidate(
     """Train and register a reranker candidate. `algo` None takes `training.reranker.objective`;
     "auto" follows `choose_objective`. `parent_id` (default: the reranker champion) is the model
     training starts from and, for dpo/ppo, the frozen reference, e.g. this cycle's distilled
-    candidate. distill/dpo/ppo train a residual reranker bound to the champion embedder."""
+    candidate. lexical/distill/dpo/ppo train a residual reranker bound to the champion embedder."""
     parent = registry.get_version(ws, parent_id) if parent_id else registry.champion(ws, "reranker")
     parent_path = None if parent.is_none else parent.path
     training = ws.config.training
     algo, rule = choose_objective(parent, algo or training.reranker.objective)
     if algo not in ALGOS:
-        raise ConfigError(f"--objective {algo}", "one of distill, bce, dpo, ppo", "pick an objective: --objective distill|bce|dpo|ppo")
+        raise ConfigError(f"--objective {algo}", f"one of {', '.join(ALGOS)}", f"pick an objective: --objective {'|'.join(ALGOS)}")
     if algo in ("dpo", "ppo") and not _is_residual(parent):
         log.warning("%s without a distilled parent: the frozen reference is the retriever itself (g = 0)", algo)
     embedder = registry.champion(ws, "embedder")
     cfg = training.reranker.updated(**overrides) if overrides else training.reranker
-    objective = getattr(training, algo)  # the objective's own section: training.distill / dpo / ppo / bce
+    objective = getattr(training, algo)  # the objective's own section: training.lexical / distill / dpo / ppo / bce
     data, trainer, counts = _reranker_job(ws, algo, source, run_ids)
     if not data:
         detail = counts.line() if counts is not None else f"0 {algo} items from {source}"
@@ -93,21 +93,20 @@ def train_reranker_candidate(
     return registry.register_candidate(ws, "reranker", version_id, parent.version_id, config, trained_on, result.metrics)
 
 
-# How the loop picks a reranker objective (training.reranker.objective = "auto"), in order:
-#   1. no residual reranker to start from (the "none" base, or a legacy cross-encoder) -> distill:
-#      listwise KL from the judge's soft scores into g, starting at g = 0 (= the retriever), so
-#      the first reranker learns the judge's whole graded order from the retriever upward;
-#   2. a residual (distilled) parent -> dpo against it as the frozen reference: preference pairs
-#      refine what distillation learned, and beta bounds the drift from it.
-# ppo and bce are only chosen by name (ppo: on top of a distilled parent, like dpo; bce: the
-# legacy fresh-head warm start that ranked below no reranker, issue 10).
+# How the loop picks a reranker objective (training.reranker.objective = "auto"): lexical, every
+# time. g = weight * BM25 over the champion embedder, fitted to the judge's soft scores on all the
+# loop's feedback so far (training/lexical_trainer.py): it starts at the retriever (weight 0), fits
+# in seconds, scores without a model, and is refitted whenever the champion embedder changes (a
+# residual reranker is bound to one embedder). The cross-encoder objectives are chosen by name
+# only: distill (listwise KL into a zero-headed cross-encoder g), then dpo or ppo against a
+# distilled parent; on 2 cores and one loop's feedback none has beaten its embedder (distill
+# -0.004, dpo -0.002, ppo -0.006 on the reporting half of dev; docs/training.md), and bce is the
+# legacy fresh-head warm start that ranked below no reranker (issue 10).
 def choose_objective(parent: registry.ModelVersion, requested: str) -> tuple[str, str]:
     """(objective, why): the rule above for "auto", else the requested objective."""
     if requested != "auto":
         return requested, f"requested {requested}"
-    if not _is_residual(parent):
-        return "distill", f"auto: no distilled reranker to start from (parent {parent.version_id})"
-    return "dpo", f"auto: dpo against the distilled parent {parent.version_id}"
+    return "lexical", f"auto: lexical (BM25 weight fitted to the judge over the champion embedder; parent {parent.version_id})"
 
 
 def _is_residual(version: registry.ModelVersion) -> bool:
@@ -117,6 +116,7 @@ def _is_residual(version: registry.ModelVersion) -> bool:
 
 
 _FIX = {
+    "lexical": "run more agent tasks and `feedback harvest` with feedback.judge.mode=pointwise (it stores the judge's P(yes))",
     "distill": "run more agent tasks and `feedback harvest` with feedback.judge.mode=pointwise (it stores the judge's P(yes))",
     "bce": "run tasks and `feedback harvest` first",
     "dpo": "run tasks and `feedback harvest` first (it writes preference pairs)",
@@ -141,13 +141,18 @@ def _reranker_job(ws, algo: str, source: str, run_ids):
     from training import data as loaders
 
     reference = _supervised(ws, source) if source != "feedback" else None
+    if algo == "lexical":
+        from functools import partial
+
+        from training.lexical_trainer import train_reranker_lexical
+
+        items, counts = _scored_lists(ws, reference, run_ids)
+        trainer = partial(train_reranker_lexical, corpus=lexical_corpus(ws, items), distill=ws.config.training.distill)
+        return items, trainer, counts
     if algo == "distill":
         from training.distill_trainer import train_reranker_distill
 
-        if reference:
-            items, counts = [loaders.ScoredList(g.query, g.texts, [x / loaders.MAX_GRADE for x in g.grades], 1.0, g.origin) for g in reference.lists], None
-        else:
-            items, counts = loaders.load_scored_lists_from_workspace(ws, run_ids)
+        items, counts = _scored_lists(ws, reference, run_ids)
         return items, train_reranker_distill, counts
     if algo == "bce":
         from training.bce_trainer import train_reranker_bce
@@ -163,6 +168,23 @@ def _reranker_job(ws, algo: str, source: str, run_ids):
 
     items = reference.lists if reference else loaders.load_graded_lists_from_workspace(ws, run_ids)
     return items, train_reranker_ppo, None
+
+
+def _scored_lists(ws, reference, run_ids):
+    """(soft-scored lists, counts or None): the reference's graded lists as scores grade / 3, else the feedback's."""
+    from training import data as loaders
+
+    if reference:
+        return [loaders.ScoredList(g.query, g.texts, [x / loaders.MAX_GRADE for x in g.grades], 1.0, g.origin) for g in reference.lists], None
+    return loaders.load_scored_lists_from_workspace(ws, run_ids)
+
+
+def lexical_corpus(ws, lists) -> list[str]:
+    """The texts BM25's statistics are counted over: the workspace's indexed chunks (what the agent
+    searches; train contracts only), or the lists' own texts when the workspace indexed none."""
+    with ws.db(read_only=True) as con:
+        texts = [row[0] for row in con.execute("SELECT text FROM chunks").fetchall()]
+    return texts or list(dict.fromkeys(t for g in lists for t in g.texts))
 
 
 def _supervised(ws, source: str):

@@ -134,7 +134,7 @@ def reranker_command(
         None,
         "--objective",
         "--algo",
-        help="distill (judge soft scores), dpo (pairs), ppo (ranking rewards) or bce (legacy fresh head); default training.reranker.objective.",
+        help="lexical (BM25 weight fitted to the judge; the loop's choice), distill (judge soft scores into a cross-encoder), dpo (pairs), ppo (ranking rewards) or bce (legacy fresh head); default training.reranker.objective.",
     ),
     parent: Optional[str] = typer.Option(None, "--parent", help="Version to start from / the frozen reference (default: the reranker champion)."),
     source: str = typer.Option("feedback", "--source", help="feedback or supervised-reference (gold TRAIN evidence)."),

@@ -13,9 +13,9 @@ from training.common import optimizer_steps
 class RerankerTrainConfig(Section):
     section_path = "training.reranker"
 
-    objective: Literal["auto", "bce", "dpo", "ppo", "distill"] = "auto"
-    """Objective when the caller names none: "auto" = distill while there is no residual reranker
-    champion, then dpo on preference pairs against it (the rule: training/candidates.py)."""
+    objective: Literal["auto", "lexical", "bce", "dpo", "ppo", "distill"] = "auto"
+    """Objective when the caller names none: "auto" = lexical (a BM25 weight fitted to the judge's
+    scores over the champion embedder; the rule and why: training/candidates.py choose_objective)."""
     lr: float = 3e-5
     """AdamW learning rate of the cross-encoder g (its output layer: lr x head_lr_scale)."""
     epochs: int = 1

@@ -7,6 +7,7 @@ from pydantic import Field
 
 from rag_agent.config_section import Section
 from training.embedder_config import EmbedderTrainConfig
+from training.lexical_config import LexicalConfig
 from training.reranker_config import BCEConfig, DistillConfig, DPOConfig, PPOConfig, RerankerTrainConfig
 
 
@@ -92,6 +93,8 @@ class TrainingConfig(Section):
     """The ppo reranker objective."""
     bce: BCEConfig = Field(default_factory=BCEConfig)
     """The legacy bce reranker objective."""
+    lexical: LexicalConfig = Field(default_factory=LexicalConfig)
+    """The lexical reranker objective (g = weight * BM25)."""
     data: TrainingDataConfig = Field(default_factory=TrainingDataConfig)
     """Which harvested rows become training data."""
     loop: LoopConfig = Field(default_factory=LoopConfig)

@@ -1,0 +1,20 @@
+"""`training.lexical`: the lexical residual reranker (g = weight * BM25, rag_agent.retrieval.lexical),
+fitted by training/lexical_trainer.py. This class IS the config section."""
+
+from __future__ import annotations
+
+from rag_agent.config_section import Section
+
+
+class LexicalConfig(Section):
+    section_path = "training.lexical"
+
+    k1: float = 1.2
+    """BM25 term-frequency saturation (Robertson & Zaragoza's usual 1.2; not tuned here)."""
+    b: float = 0.75
+    """BM25 length normalisation (the usual 0.75; not tuned here)."""
+    steps: int = 300
+    """Full-batch Adam steps of the fit (two scalars: the weight and a loss-only student scale;
+    the loss is flat well before 300 on a few hundred lists, and each step takes microseconds)."""
+    lr: float = 0.05
+    """Adam learning rate of the two scalars."""

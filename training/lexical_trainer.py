@@ -1,0 +1,109 @@
+"""Reranker objective `lexical`: fit the weight of a BM25 correction to the LLM judge's soft scores.
+
+`train_reranker_lexical(parent_path or None, lists, cfg, out_dir, embedder, objective=, models=, corpus=, distill=) -> TrainResult`
+(cfg: `training.reranker`, objective: `training.lexical`, distill: `training.distill` for the
+teacher temperature, corpus: the texts BM25's statistics are counted over, the workspace's chunks).
+
+The reranker is score(q, c) = base_scale * cos_E(q, c) + weight * bm25(q, c)
+(rag_agent.retrieval.lexical), E the embedder it is bound to; weight = 0 is the retriever exactly.
+Loss: training/losses/listwise_kl.py on the student a * (base_scale * cos_E) + w * bm25, over
+(a, w), full batch. `a` is a loss-only student temperature: a softmax over 20 * cos is far sharper
+than the judge's softmax(P(yes) / 0.1), so with a fixed a = 1 the KL's optimum would be set by
+that scale mismatch, not by the order; the ranking depends only on w / a, which is what is saved
+as `weight`. Two scalars fit from a few dozen lists (a cross-encoder g from as many did not:
+docs/training.md, "Reranker objectives"). `merge_alpha` < 1 shrinks weight toward 0, the
+retriever (the merge with its starting point, as for the cross-encoder).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from rag_agent.errors import DataError
+from training.common import TrainResult, atomic_output, mean
+from training.data import ScoredList
+from training.lexical_config import LexicalConfig
+from training.reranker_config import DistillConfig, RerankerTrainConfig
+
+log = logging.getLogger(__name__)
+
+
+def train_reranker_lexical(
+    parent_path: Path | str | None, lists: list[ScoredList], cfg: RerankerTrainConfig, out_dir: Path | str, embedder: str | None = None,
+    *, objective: LexicalConfig | None = None, models, corpus: list[str], distill: DistillConfig | None = None,
+) -> TrainResult:
+    import torch
+
+    from rag_agent.retrieval.lexical import Bm25Stats
+    from training.losses.listwise_kl import listwise_kl, pad_lists
+    from training.progress import step_bar
+    from training.reranker_model import ResidualBase
+
+    lexical, distill = objective or LexicalConfig(), distill or DistillConfig()
+    lists = [g for g in lists if len(g.texts) >= 2 and max(g.scores) > min(g.scores)]
+    if not lists:
+        raise DataError("0 judged queries with >= 2 differently scored chunks", "soft judge scores to fit", "harvest with the pointwise judge first")
+    if embedder is None:
+        raise DataError("no embedder for the lexical reranker", "the embedder it is trained over", "pass embedder= (the champion embedder's path)")
+    stats = Bm25Stats.build(corpus, lexical.k1, lexical.b)
+    base = ResidualBase(embedder, cfg.base_temperature, models=models)
+    base_terms, mask = pad_lists([base.terms([g.query] * len(g.texts), g.texts) for g in lists])
+    bm25, _ = pad_lists([stats.scores(g.query, g.texts) for g in lists])
+    teacher, _ = pad_lists([g.scores for g in lists])
+    weights = torch.tensor([g.weight for g in lists])
+
+    def loss_at(log_scale, w):
+        return listwise_kl(log_scale.exp() * base_terms + w * bm25, teacher, mask, distill.teacher_temperature, weights)
+
+    log_scale = torch.zeros((), requires_grad=True)
+    w = torch.zeros((), requires_grad=True)
+    optimizer = torch.optim.Adam([log_scale, w], lr=lexical.lr)
+    kl_retriever = float(loss_at(torch.zeros(()), torch.zeros(())))
+    losses = []
+    with step_bar("fitting lexical reranker", lexical.steps) as advance:
+        for _ in range(lexical.steps):
+            loss = loss_at(log_scale, w)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            losses.append(float(loss.detach()))
+            advance(losses[-1])
+    scale = float(log_scale.detach().exp())
+    fitted = float(w.detach()) / scale
+    weight = fitted * cfg.merge_alpha
+    with torch.no_grad():  # the same student scale, without the correction: what w alone buys
+        kl_scaled_retriever = float(loss_at(log_scale.detach(), torch.zeros(())))
+        kl_after = float(loss_at(log_scale.detach(), torch.tensor(weight * scale)))
+    top1 = {name: _top1(base_terms + weight_ * bm25, teacher, mask) for name, weight_ in (("before", 0.0), ("after", weight))}
+    card = {"objective": "lexical", "correction": "lexical", "parent": str(parent_path) if parent_path else None,
+            "n_lists": len(lists), "n_pairs": sum(len(g.texts) for g in lists), "teacher_temperature": distill.teacher_temperature,
+            "weight": weight, "corpus_docs": stats.n_docs, "k1": stats.k1, "b": stats.b, **base.card(),
+            "base_temperature": 1.0 / base.scale, **({"merge_alpha": cfg.merge_alpha} if cfg.merge_alpha < 1.0 else {})}
+    save_lexical_reranker(out_dir, card, stats, weight)
+    metrics = {"losses": losses, "objective": "lexical", "weight": weight, "student_scale": scale,
+               "kl_retriever": kl_retriever, "kl_scaled_retriever": kl_scaled_retriever, "kl_after": kl_after,
+               "top1_agreement_before": top1["before"], "top1_agreement_after": top1["after"]}
+    log.info("lexical reranker: %d lists, weight %.4f (student scale %.3f), KL %.4f -> %.4f at the fitted scale",
+             len(lists), weight, scale, kl_scaled_retriever, kl_after)
+    return TrainResult(Path(out_dir), metrics, len(lists))
+
+
+def _top1(student, teacher, mask) -> float:
+    """How often the student's top candidate is the judge's top candidate."""
+    import torch
+
+    neg_inf = torch.finfo(student.dtype).min
+    hits = student.masked_fill(~mask, neg_inf).argmax(-1) == teacher.masked_fill(~mask, neg_inf).argmax(-1)
+    return mean([float(h) for h in hits.tolist()])
+
+
+def save_lexical_reranker(out_dir: Path | str, card: dict, stats, weight: float) -> Path:
+    """residual.json (`"correction": "lexical"`), lexical.json and README.md, written atomically."""
+    from rag_agent.retrieval.lexical import write_lexical
+    from training.reranker_model import LEXICAL_CARD_TEXT, write_card
+
+    with atomic_output(out_dir) as tmp:
+        write_lexical(Path(tmp), stats, weight)
+        write_card(Path(tmp), card, LEXICAL_CARD_TEXT)
+    return Path(out_dir)
