@@ -1,9 +1,11 @@
-"""Reranker objectives side by side from the SAME feedback: distill, then dpo and ppo on top of it.
+"""Reranker objectives side by side from the SAME feedback: lexical, distill, then dpo and ppo on top of distill.
 
     .venv/bin/python bench/reranker_objectives.py --workspace workspace [--run-prefix loop-]
-        [--dev-half reporting] [--dev-contracts 0] [--law] [--steps 0]
+        [--objectives lexical,distill,dpo,ppo] [--dev-half reporting] [--dev-contracts 0] [--law] [--steps 0]
 
 Copies the workspace (the loop's own registry is left alone), then, over its champion embedder:
+  * lexical: the residual reranker embedder logit + weight * BM25, the weight fitted to the
+    judge's P(yes) (training/lexical_trainer.py; the loop's "auto" choice);
   * distill: the residual reranker (embedder logit + zero-initialised cross-encoder) trained by
     listwise KL to the judge's P(yes) (training/distill_trainer.py);
   * dpo and ppo: each trained from that distilled reranker as parent and frozen reference, on the
@@ -11,7 +13,8 @@ Copies the workspace (the loop's own registry is left alone), then, over its cha
 exactly as `training reranker --objective distill|dpo|ppo` would. Evaluates the champion embedder
 alone and each pipeline on CUAD dev (one half: choose on "tuning", report on "reporting") and, with
 `--law`, the MTEB law tasks, reranking `agent.retrieve_k` candidates as the loop's gate does, and
-prints NDCG@10 with deltas against the embedder alone.
+prints NDCG@10 with deltas against the embedder alone and, for dev, the gate's paired-bootstrap
+95 % interval of that delta (evals.gate.compare_suite).
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ def main() -> None:
     parser.add_argument("--dev-contracts", type=int, default=0, help="only the first N contracts of that half (0 = all)")
     parser.add_argument("--law", action="store_true", help="also evaluate the MTEB law tasks")
     parser.add_argument("--steps", type=int, default=0, help="training.reranker.max_steps for every objective (0 = the workspace's)")
+    parser.add_argument("--objectives", default="lexical,distill,dpo,ppo", help="comma list; dpo and ppo need distill (their parent)")
     args = parser.parse_args()
     from rag_agent.cli_common import offline_env
 
@@ -45,6 +49,8 @@ def main() -> None:
     from rag_agent.cli_common import table_console
     from rich.table import Table
 
+    from evals.gate import compare_suite
+    from evals.promotion import PromotionPolicy
     from evals.runner import evaluate_suite
     from rag_agent.retrieval.embedder import load_embedder
     from rag_agent.retrieval.reranker import load_reranker
@@ -66,14 +72,12 @@ def main() -> None:
     console.print(f"runs {', '.join(runs)}; champion embedder {embedder_version.version_id}")
 
     trained = {}
-    started = time.perf_counter()
-    distilled = train_reranker_candidate(ws, "distill", run_ids=runs, **overrides)
-    trained["distill"] = distilled
-    console.print(f"distill: {distilled.version_id} in {time.perf_counter() - started:.0f}s")
-    for algo in ("dpo", "ppo"):
+    wanted = [a.strip() for a in args.objectives.split(",") if a.strip()]
+    for algo in [a for a in ("lexical", "distill", "dpo", "ppo") if a in wanted]:
         started = time.perf_counter()
+        parent = {"parent_id": trained["distill"].version_id} if algo in ("dpo", "ppo") and "distill" in trained else {}
         try:
-            trained[algo] = train_reranker_candidate(ws, algo, run_ids=runs, parent_id=distilled.version_id, **overrides)
+            trained[algo] = train_reranker_candidate(ws, algo, run_ids=runs, **parent, **overrides)
             console.print(f"{algo}: {trained[algo].version_id} in {time.perf_counter() - started:.0f}s")
         except Exception as exc:  # one objective without data must not hide the others' rows
             console.print(f"[yellow]{algo}: not trained: {exc}")
@@ -83,22 +87,27 @@ def main() -> None:
         data = Path(cfg.data_dir) / "mteb_law"
         suites += [(data / "aila_statutes", None), (data / "legalbench_corporate_lobbying", None)]
     pipelines = {"embedder alone": None} | {algo: load_reranker(cfg.models, str(v.path), embedder=embedder) for algo, v in trained.items()}
-    scores = {}
+    results = {}
     for name, reranker in pipelines.items():
         started = time.perf_counter()
-        scores[name] = [evaluate_suite(path, split, embedder, reranker, ws=ws, cfg=cfg).metrics["ndcg@10"] for path, split in suites]
-        console.print(f"evaluated {name} in {time.perf_counter() - started:.0f}s: {[round(s, 4) for s in scores[name]]}")
+        results[name] = [evaluate_suite(path, split, embedder, reranker, ws=ws, cfg=cfg) for path, split in suites]
+        console.print(f"evaluated {name} in {time.perf_counter() - started:.0f}s: {[round(r.metrics['ndcg@10'], 4) for r in results[name]]}")
+    scores = {name: [r.metrics["ndcg@10"] for r in rows] for name, rows in results.items()}
+    policy = PromotionPolicy.from_config(cfg)
 
     table = Table(title=f"reranker objectives from the same feedback ({', '.join(runs)}) — NDCG@10, rerank depth {cfg.eval.rerank_k}, dev half {args.dev_half}")
     table.add_column("pipeline")
     table.add_column("trained on", justify="right")
     for path, split in suites:
         table.add_column(path.name if split is None else f"{path.name} {split}", justify="right")
+    table.add_column("dev 95% CI", justify="right")
     base = scores["embedder alone"]
     for name, values in scores.items():
         version = trained.get(name)
         items = "-" if version is None else str(version.trained_on.get("n", "?"))
-        table.add_row(name, items, *[f"{v:.4f}" + ("" if version is None else f" ({v - b:+.4f})") for v, b in zip(values, base)])
+        ci = "" if version is None else compare_suite(results[name][0], results["embedder alone"][0], policy, policy.tolerance, "ndcg@10")
+        ci = ci and f"[{ci.ci_low:+.4f}, {ci.ci_high:+.4f}]"
+        table.add_row(name, items, *[f"{v:.4f}" + ("" if version is None else f" ({v - b:+.4f})") for v, b in zip(values, base)], ci)
     console.print(table)
 
 
