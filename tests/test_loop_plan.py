@@ -76,8 +76,8 @@ def test_a_loop_with_an_embedded_llm_plans_its_first_cycle_from_the_probe(tmp_pa
 
 def test_the_cycle_that_will_train_the_first_reranker_keeps_time_for_it():
     """The 2026-12-07 run's cycle 3 (14 usable lists from 43 tasks; 1,809 s left; cycle 2 measured
-    15.5 + 7.8 s a task and 279 s fixed) planned 57 tasks without the first reranker's ~530 s and
-    overran by 11 minutes. Its feedback was due to reach the 30 lists, so the plan keeps the time."""
+    15.5 + 7.8 s a task and 279 s fixed) planned 57 tasks without the first reranker's ~530 s (a cross-encoder then)
+    and overran by 11 minutes. Its feedback was due to reach the 30 lists, so the plan keeps the time."""
     from training.loop_plan import REFERENCE_RERANKER_S, Throughput, reranker_extra_s
 
     measured = Throughput(15.5, 7.8, 279.0, True)
