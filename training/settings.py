@@ -64,13 +64,14 @@ class LoopConfig(Section):
     guard_against_base: bool = True
     """Guard suites must also hold against the base models, not only the current champion: each
     promotion may lose up to gate.tolerance, which would otherwise add up over cycles."""
-    reranker_min_lists: int = 30
+    reranker_min_lists: int = 10
     """The loop trains a reranker candidate only once its feedback (all cycles so far) holds at
     least this many usable judged lists (`training.data.load_scored_lists_from_workspace`); before
-    that the cycle records "no candidate" and why (0 = train one every cycle). Why 30: every
-    reranker distilled from fewer lists lowered or held dev NDCG@10 (4 lists -0.014, 13 tasks
-    -0.016, 19 lists +0.001 n.s.; the gold reference needs 100 lists for +0.011), while scoring one
-    on dev took 555 s on 2 cores, 40 % of a 5-task first cycle (2026-12-06)."""
+    that the cycle records "no candidate" and why (0 = train one every cycle). Why 10: the lexical
+    reranker ("auto") fits one weight, and fitted on a fresh-clone run's 11 lists it raised the
+    TUNING half of dev by +0.020 (95 % CI [-0.001, +0.041]; 2026-12-07), ~2 min to fit and score.
+    It was 30 while the reranker was a cross-encoder: every one distilled from fewer lists lowered
+    or held dev (4 lists -0.014, 19 lists +0.001 n.s.), and scoring one on dev took 555 s."""
     rerank_k: int = 10
     """Ignored: the gate reranks agent.retrieve_k candidates, the depth the agent reranks; kept so
     older ragloop.toml files still load."""
