@@ -95,17 +95,11 @@ def test_eval_reuses_the_index_cosines_of_the_bound_embedder(embedder, tmp_path)
     from evals.runner import rerank_run
     from rag_agent.config import ModelsConfig
     from rag_agent.retrieval.reranker import load_reranker
+    from tests.test_training_residual import CountingEmbedder
 
-    encoded: list[str] = []
-
-    class Counting:  # the real MiniLM, counting what it is asked to encode
-        version = embedder.version
-
-        def encode(self, texts, **kwargs):
-            encoded.extend(texts)
-            return embedder.encode(texts, **kwargs)
-
-    reranker = load_reranker(ModelsConfig(), str(_lexical_folder(tmp_path / "lex", 0.3)), embedder=Counting())
+    counting = CountingEmbedder(embedder)
+    encoded = counting.encoded
+    reranker = load_reranker(ModelsConfig(), str(_lexical_folder(tmp_path / "lex", 0.3)), embedder=counting)
     texts = {f"d{i}": t for i, t in enumerate(DOCS)}
     query = "When is rent due?"
     cosines = [float(x) for x in embedder.encode(DOCS) @ embedder.encode([query], is_query=True)[0]]

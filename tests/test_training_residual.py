@@ -28,6 +28,17 @@ def data(shared_data):
     return groups[:-8], groups[-8:]
 
 
+class CountingEmbedder:
+    """The real embedder, recording every text it is asked to encode (`encoded`)."""
+
+    def __init__(self, embedder):
+        self.inner, self.version, self.encoded = embedder, embedder.version, []
+
+    def encode(self, texts, **kwargs):
+        self.encoded.extend(texts)
+        return self.inner.encode(texts, **kwargs)
+
+
 def _untrained(tmp_path):
     from rag_agent.config import ModelsConfig
     from training.reranker_model import RerankerTrainConfig, finish, start
@@ -104,18 +115,11 @@ def test_residual_reranker_encodes_each_passage_once_across_queries(embedder, tm
     from rag_agent.config import ModelsConfig
     from rag_agent.retrieval.reranker import load_reranker
 
-    encoded: list[str] = []
-
-    class Counting:  # the real MiniLM, counting what it is asked to encode
-        version = embedder.version
-
-        def encode(self, texts, **kwargs):
-            encoded.extend(texts)
-            return embedder.encode(texts, **kwargs)
-
+    counting = CountingEmbedder(embedder)
+    encoded = counting.encoded
     path = _untrained(tmp_path / "untrained")
     passages = ["Governed by Delaware law.", "Rent is due monthly.", "Notices in writing."]
-    memo = load_reranker(ModelsConfig(), str(path), embedder=Counting())
+    memo = load_reranker(ModelsConfig(), str(path), embedder=counting)
     first = memo.score("Which law governs?", passages)
     second = memo.score("When is rent due?", passages[::-1])
     assert encoded.count("Rent is due monthly.") == 1 and len(encoded) == 3 + 2  # 3 passages, 2 queries
