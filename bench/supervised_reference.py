@@ -3,14 +3,14 @@
 Builds the clearly labelled supervised reference from gold evidence of CUAD *train* tasks
 (training/supervised.py; never dev), fine-tunes the base embedder on it with and without weight
 merging (training.embedder.merge_alpha), and evaluates base / fine-tuned / merged on the CUAD dev suite and
-the MTEB law tasks. With `--reranker`, also trains the residual reranker (distill objective on the
-same gold lists) over the first gold-trained embedder, once per `--reranker-alphas` value
+the MTEB law tasks. With `--reranker`, also trains the residual reranker (`--reranker-objective`:
+lexical, the loop's choice, or distill; on the same gold lists) over the first gold-trained embedder, once per `--reranker-alphas` value
 (training.reranker.merge_alpha), and evaluates gold embedder + gold reranker against that gold
 embedder alone. Prints one NDCG@10 table. This is the ceiling feedback-trained models are compared
 with, and the measurement behind the default forgetting control.
 
     .venv/bin/python bench/supervised_reference.py [--data ../shared/data] [--max-tasks 400 | --task-ids FILE]
-        [--alphas 1.0,0.5] [--reranker --reranker-steps 60 --reranker-alphas 1.0,0.5 --rerank-k 10]
+        [--alphas 1.0,0.5] [--reranker --reranker-objective lexical|distill --reranker-steps 60 --reranker-alphas 1.0,0.5 --rerank-k 10]
         [--dev-half reporting] [--dev-contracts N] [--workspace W (reuse its embedding cache)] [--dev-only] [--no-base]
 """
 
@@ -35,7 +35,8 @@ def main() -> None:
     parser.add_argument("--alphas", default="1.0,0.5", help="merge_alpha values to train (1.0 = no merging)")
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--reranker", action="store_true", help="also train + evaluate the residual reranker over the first embedder")
-    parser.add_argument("--reranker-steps", type=int, default=60)
+    parser.add_argument("--reranker-objective", default="lexical", choices=["lexical", "distill"], help="the residual reranker's correction")
+    parser.add_argument("--reranker-steps", type=int, default=60, help="distill's max_steps (lexical: training.lexical.steps)")
     parser.add_argument("--reranker-alphas", default="1.0", help="training.reranker.merge_alpha values to train")
     parser.add_argument("--rerank-k", type=int, default=10, help="candidates the reranker re-scores (the loop's depth)")
     parser.add_argument("--dev-half", default="all", help="tuning, reporting or all: which half of the dev contracts to evaluate")
@@ -96,11 +97,13 @@ def main() -> None:
 
 
 def train_rerankers(args, cfg, reference, gold_embedder, out: Path, console) -> dict:
-    """Residual rerankers (distill on the gold lists: clause chunks 1.0, other top-k chunks 0.0)
-    over the first gold-trained embedder, one per reranker merge alpha."""
+    """Residual rerankers on the gold lists (clause chunks 1.0, other top-k chunks 0.0) over the
+    first gold-trained embedder, one per reranker merge alpha: `--reranker-objective` lexical
+    (BM25 weight, statistics over the reference's contracts) or distill (cross-encoder g)."""
     from rag_agent.retrieval.reranker import load_reranker
     from training.data import ScoredList
     from training.distill_trainer import train_reranker_distill
+    from training.lexical_trainer import train_reranker_lexical
 
     name, embedder = gold_embedder
     lists = [ScoredList(g.query, g.texts, [x / 3.0 for x in g.grades], 1.0, g.origin) for g in reference.lists]
@@ -108,14 +111,20 @@ def train_rerankers(args, cfg, reference, gold_embedder, out: Path, console) -> 
     for alpha in [float(a) for a in args.reranker_alphas.split(",")]:
         rr_cfg = cfg.training.reranker.updated(max_steps=args.reranker_steps, merge_alpha=alpha)
         started = time.perf_counter()
-        result = train_reranker_distill(None, lists, rr_cfg, out / f"reranker-alpha-{alpha}", embedder=str(embedder.path),
-                                        objective=cfg.training.distill, models=cfg.models)
-        m = result.metrics
-        console.print(f"reranker alpha={alpha}: {len(lists)} gold lists, {len(m['losses'])} steps, KL {m['kl_before']:.3f} -> {m['kl_after']:.3f}, "
-                      f"top-1 agreement {m['top1_agreement_before']:.2f} -> {m['top1_agreement_after']:.2f}"
-                      + (f", KL after merging {m['kl_after_merge']:.3f}" if "kl_after_merge" in m else "")
-                      + f" in {time.perf_counter() - started:.0f}s")
-        found[f"{name} + reranker alpha={alpha}"] = (embedder, load_reranker(cfg.models, str(result.path), embedder=embedder))
+        folder = out / f"reranker-{args.reranker_objective}-alpha-{alpha}"
+        if args.reranker_objective == "lexical":
+            result = train_reranker_lexical(None, lists, rr_cfg, folder, str(embedder.path), objective=cfg.training.lexical,
+                                            models=cfg.models, corpus=reference.corpus, distill=cfg.training.distill)
+            m = result.metrics
+            fit = f"weight {m['weight']:.4f}, KL {m['kl_scaled_retriever']:.3f} -> {m['kl_after']:.3f}"
+        else:
+            result = train_reranker_distill(None, lists, rr_cfg, folder, embedder=str(embedder.path), objective=cfg.training.distill, models=cfg.models)
+            m = result.metrics
+            fit = (f"{len(m['losses'])} steps, KL {m['kl_before']:.3f} -> {m['kl_after']:.3f}"
+                   + (f", KL after merging {m['kl_after_merge']:.3f}" if "kl_after_merge" in m else ""))
+        console.print(f"{args.reranker_objective} reranker alpha={alpha}: {len(lists)} gold lists, {fit}, "
+                      f"top-1 agreement {m['top1_agreement_before']:.2f} -> {m['top1_agreement_after']:.2f} in {time.perf_counter() - started:.0f}s")
+        found[f"{name} + {args.reranker_objective} reranker alpha={alpha}"] = (embedder, load_reranker(cfg.models, str(result.path), embedder=embedder))
     return found
 
 
@@ -138,8 +147,12 @@ def dev_suite(data: Path, half: str, n_contracts: int, out: Path) -> Path:
 
 
 def print_table(console, pipelines: dict, suites: list, ws, cfg, args) -> None:
+    """NDCG@10 per pipeline and suite, deltas against the first row; a pipeline with a reranker
+    also gets the gate's paired-bootstrap 95 % CI of its dev delta over its embedder alone."""
     from rich.table import Table
 
+    from evals.gate import compare_suite
+    from evals.promotion import PromotionPolicy
     from evals.runner import evaluate_suite
 
     table = Table(title=f"SUPERVISED REFERENCE (gold evidence of train tasks) — NDCG@10 (rerank depth {args.rerank_k}, dev half {args.dev_half}"
@@ -147,15 +160,24 @@ def print_table(console, pipelines: dict, suites: list, ws, cfg, args) -> None:
     table.add_column("pipeline")
     for path, split in suites:
         table.add_column(path.name if split is None else f"{path.name} {split}", justify="right")
-    scores: dict[str, list[float]] = {}
+    table.add_column("dev 95% CI vs its embedder alone", justify="right")
+    results = {}
     for name, (embedder, reranker) in pipelines.items():
         started = time.perf_counter()
-        scores[name] = [evaluate_suite(path, split, embedder, reranker, ws=ws, cfg=cfg).metrics["ndcg@10"] for path, split in suites]
-        console.print(f"evaluated {name} in {time.perf_counter() - started:.0f}s: {[round(s, 4) for s in scores[name]]}")
+        results[name] = [evaluate_suite(path, split, embedder, reranker, ws=ws, cfg=cfg) for path, split in suites]
+        console.print(f"evaluated {name} in {time.perf_counter() - started:.0f}s: {[round(r.metrics['ndcg@10'], 4) for r in results[name]]}")
+    scores = {name: [r.metrics["ndcg@10"] for r in rows] for name, rows in results.items()}
+    alone = {id(embedder): name for name, (embedder, reranker) in pipelines.items() if reranker is None}
+    policy = PromotionPolicy.from_config(cfg)
     reference = next(iter(scores))
     for name, values in scores.items():
         deltas = [v - b for v, b in zip(values, scores[reference])]
-        table.add_row(name, *[f"{v:.4f}" + ("" if name == reference else f" ({d:+.4f})") for v, d in zip(values, deltas)])
+        embedder, reranker = pipelines[name]
+        ci = ""
+        if reranker is not None and id(embedder) in alone:
+            c = compare_suite(results[name][0], results[alone[id(embedder)]][0], policy, policy.tolerance, "ndcg@10")
+            ci = f"{c.delta:+.4f} [{c.ci_low:+.4f}, {c.ci_high:+.4f}]"
+        table.add_row(name, *[f"{v:.4f}" + ("" if name == reference else f" ({d:+.4f})") for v, d in zip(values, deltas)], ci)
     console.print(table)
     console.print(f"deltas are against '{reference}'")
 

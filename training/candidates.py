@@ -147,7 +147,8 @@ def _reranker_job(ws, algo: str, source: str, run_ids):
         from training.lexical_trainer import train_reranker_lexical
 
         items, counts = _scored_lists(ws, reference, run_ids)
-        trainer = partial(train_reranker_lexical, corpus=lexical_corpus(ws, items), distill=ws.config.training.distill)
+        corpus = reference.corpus if reference else lexical_corpus(ws, items)
+        trainer = partial(train_reranker_lexical, corpus=corpus, distill=ws.config.training.distill)
         return items, trainer, counts
     if algo == "distill":
         from training.distill_trainer import train_reranker_distill

@@ -34,6 +34,7 @@ class SupervisedReference:
     labels: list[LabeledText] = field(default_factory=list)  # reranker BCE
     pairs: list[PreferencePair] = field(default_factory=list)  # reranker DPO
     lists: list[GradedList] = field(default_factory=list)  # reranker PPO
+    corpus: list[str] = field(default_factory=list)  # every chunk of the contracts used (lexical reranker's BM25 statistics)
     n_tasks: int = 0
     n_contracts: int = 0
 
@@ -92,6 +93,7 @@ def build_supervised_reference(
         query_vectors = embedder.encode([t.question for t in tasks], is_query=True)
         scores = query_vectors @ chunk_vectors.T
         ref.n_contracts += 1
+        ref.corpus.extend(c.text for c in chunks)
         for task, row in zip(tasks, scores):
             relevant = relevant_chunks(chunks, task.spans, overlap_fraction)
             if not relevant:
