@@ -104,6 +104,7 @@ BOUNDS: dict[str, Range] = {
     "training.lexical.k1": COUNT,
     "training.lexical.b": UNIT,
     "training.lexical.steps": AT_LEAST_1,
+    "training.lexical.pair_margin": UNIT,
     "training.data.positive_grade": Range(0, 3, why="judge grades run 0..3"),
     "feedback.positive_threshold": Range(0, 1, why="a P(yes)"),
     "feedback.positive_relative": Range(0, 1, why="a share of the question's best P(yes)"),

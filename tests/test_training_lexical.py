@@ -118,50 +118,58 @@ def groups(shared_data):
     return groups[:-10], groups[-10:]  # the last contracts' questions are held out
 
 
-def _judge_lists(groups):
-    """A judge's soft scores: the question's clause well above the contract's other clauses."""
+def _judge_lists(groups, stats, prefer_words: bool):
+    """A judge's soft scores on real CUAD clauses that follow (or oppose) their word overlap with
+    the question: 0.9 for the clause BM25 ranks first (last), 0.1 for the others."""
     from training.data import ScoredList
 
-    return [ScoredList(q, [c, *negs], [0.9] + [0.1] * len(negs), 0.8) for q, c, negs in groups]
+    out = []
+    for q, c, negs in groups:
+        texts = [c, *negs]
+        lexical = stats.scores(q, texts)
+        chosen = lexical.index(max(lexical) if prefer_words else min(lexical))
+        out.append(ScoredList(q, texts, [0.9 if i == chosen else 0.1 for i in range(len(texts))], 0.8))
+    return out
 
 
-def _margin(reranker, groups) -> float:
-    return float(np.mean([np.subtract(*reranker.score(q, [c, neg])) for q, c, negs in groups for neg in negs]))
+def _held_out_loss(reranker, lists) -> float:
+    """The fit's own pairwise loss on lists it never saw, with the scores `load_reranker` serves."""
+    import torch
+
+    from training.losses.listwise_kl import pad_lists
+    from training.losses.ranknet_pairwise import ranknet_pairwise
+
+    student, mask = pad_lists([torch.tensor(reranker.score(g.query, g.texts)) for g in lists])
+    teacher, _ = pad_lists([g.scores for g in lists])
+    return float(ranknet_pairwise(student, teacher, mask, 0.1))
 
 
 @pytest.mark.slow
 def test_the_fitted_weight_follows_the_judge_and_generalises_to_other_contracts(groups, embedder, tmp_path):
     from rag_agent.config import ModelsConfig
+    from rag_agent.retrieval.lexical import Bm25Stats
     from rag_agent.retrieval.reranker import load_reranker, read_residual_card
     from training.lexical_config import LexicalConfig
     from training.lexical_trainer import train_reranker_lexical
     from training.reranker_config import RerankerTrainConfig
 
     train, held_out = groups
-    corpus = [t for _, c, negs in train for t in (c, *negs)]
-    result = train_reranker_lexical(None, _judge_lists(train), RerankerTrainConfig(), tmp_path / "lexical", EMBEDDER,
-                                    objective=LexicalConfig(steps=200), models=ModelsConfig(), corpus=corpus)
-    m = result.metrics
-    assert m["weight"] > 0 and m["kl_after"] < m["kl_scaled_retriever"] and m["top1_agreement_after"] >= m["top1_agreement_before"]
-    assert len(m["losses"]) == 200 and m["losses"][-1] < m["losses"][0]
-    card = read_residual_card(result.path)
-    assert card["correction"] == "lexical" and card["embedder_version"] == embedder.version and card["n_lists"] == len(train)
-    fitted = load_reranker(ModelsConfig(), str(result.path), embedder=embedder)
-    zero = load_reranker(ModelsConfig(), str(_lexical_folder(tmp_path / "zero", 0.0, corpus=corpus)), embedder=embedder)
-    assert _margin(fitted, held_out) > _margin(zero, held_out)
-    # A judge that prefers whatever BM25 ranks last pushes the weight the other way.
-    from rag_agent.retrieval.lexical import Bm25Stats
-    from training.data import ScoredList
-
+    corpus = [t for _, c, negs in train + held_out for t in (c, *negs)]
     stats = Bm25Stats.build(corpus)
-    contrary = []
-    for q, c, negs in train:
-        texts = [c, *negs]
-        lexical = stats.scores(q, texts)
-        contrary.append(ScoredList(q, texts, [1.0 - x / (max(lexical) or 1.0) for x in lexical], 0.8))
-    against = train_reranker_lexical(None, contrary, RerankerTrainConfig(merge_alpha=0.5), tmp_path / "against", EMBEDDER,
-                                     objective=LexicalConfig(steps=200), models=ModelsConfig(), corpus=corpus)
-    assert against.metrics["weight"] < 0
+    fit = {}
+    for prefer_words in (True, False):
+        fit[prefer_words] = train_reranker_lexical(None, _judge_lists(train, stats, prefer_words), RerankerTrainConfig(), tmp_path / f"lexical-{prefer_words}",
+                                                   EMBEDDER, objective=LexicalConfig(steps=200), models=ModelsConfig(), corpus=corpus)
+    m = fit[True].metrics
+    assert m["weight"] > 0 > fit[False].metrics["weight"]  # the weight follows the judge, both ways
+    assert m["loss_after"] < m["loss_retriever"] and m["top1_agreement_after"] >= m["top1_agreement_before"]
+    assert len(m["losses"]) == 200 and m["losses"][-1] < m["losses"][0]
+    card = read_residual_card(fit[True].path)
+    assert card["correction"] == "lexical" and card["embedder_version"] == embedder.version and card["n_lists"] == len(train)
+    fitted = load_reranker(ModelsConfig(), str(fit[True].path), embedder=embedder)
+    zero = load_reranker(ModelsConfig(), str(_lexical_folder(tmp_path / "zero", 0.0, corpus=corpus)), embedder=embedder)
+    judged = _judge_lists(held_out, stats, True)  # other contracts, the same judge
+    assert _held_out_loss(fitted, judged) < _held_out_loss(zero, judged)
 
 
 @pytest.mark.slow
@@ -189,3 +197,23 @@ def test_the_workspace_trains_registers_and_refuses_through_train_reranker_candi
     reranker = load_reranker(workspace.config.models, str(version.path), embedder=embedder)
     scores = reranker.score("When is rent paid?", list(questions.values()))
     assert scores[0] == max(scores) and version.metrics["weight"] != 0
+
+
+def test_ranknet_pairwise_matches_its_formula_and_ignores_close_pairs_and_padding():
+    import torch
+
+    from training.losses.listwise_kl import pad_lists
+    from training.losses.ranknet_pairwise import ranknet_pairwise
+
+    student, mask = pad_lists([torch.tensor([2.0, 0.0, 1.0]), torch.tensor([0.5, 0.1])])
+    teacher, _ = pad_lists([[0.9, 0.2, 0.85], [0.3, 0.6]])
+
+    def softplus(x):
+        return math.log1p(math.exp(x))
+
+    # Pairs at least 0.1 apart: (0 over 1, gap 0.7), (2 over 1, gap 0.65), (b: 1 over 0, gap 0.3); 0 vs 2 is too close.
+    terms = [(0.7, softplus(-(2.0 - 0.0))), (0.65, softplus(-(1.0 - 0.0))), (0.3, softplus(-(0.1 - 0.5)))]
+    expected = sum(g * t for g, t in terms) / sum(g for g, _ in terms)
+    assert float(ranknet_pairwise(student, teacher, mask, 0.1)) == pytest.approx(expected, rel=1e-6)
+    flat = torch.zeros_like(teacher)
+    assert float(ranknet_pairwise(student, flat, mask, 0.1)) == 0.0  # nothing the judge separates
