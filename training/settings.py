@@ -69,7 +69,8 @@ class LoopConfig(Section):
     least this many usable judged lists (`training.data.load_scored_lists_from_workspace`); before
     that the cycle records "no candidate" and why (0 = train one every cycle). Why 10: the lexical
     reranker ("auto") fits one weight, and fitted on a fresh-clone run's 11 lists it raised the
-    TUNING half of dev by +0.020 (95 % CI [-0.001, +0.041]; 2026-12-07), ~2 min to fit and score.
+    TUNING half of dev by +0.020 (95 % CI [-0.001, +0.041]; 2026-12-07; weight 0.56 by the KL fit
+    of then, the pairwise fit gives 0.62 on those lists), ~2 min to fit and score.
     It was 30 while the reranker was a cross-encoder: every one distilled from fewer lists lowered
     or held dev (4 lists -0.014, 19 lists +0.001 n.s.), and scoring one on dev took 555 s."""
     rerank_k: int = 10
