@@ -1,8 +1,8 @@
 """Reranker objective `lexical`: fit the weight of a BM25 correction to the LLM judge's soft scores.
 
 `train_reranker_lexical(parent_path or None, lists, cfg, out_dir, embedder, objective=, models=, corpus=, distill=) -> TrainResult`
-(cfg: `training.reranker`, objective: `training.lexical`, distill: `training.distill` for the
-teacher temperature, corpus: the texts BM25's statistics are counted over, the workspace's chunks).
+(cfg: `training.reranker`, objective: `training.lexical`, distill: `training.distill`, whose
+teacher temperature only the reported KL uses, corpus: the texts BM25's statistics are counted over, the workspace's chunks).
 
 The reranker is score(q, c) = base_scale * cos_E(q, c) + weight * bm25(q, c)
 (rag_agent.retrieval.lexical), E the embedder it is bound to; weight = 0 is the retriever exactly.
