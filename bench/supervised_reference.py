@@ -116,7 +116,7 @@ def train_rerankers(args, cfg, reference, gold_embedder, out: Path, console) -> 
             result = train_reranker_lexical(None, lists, rr_cfg, folder, str(embedder.path), objective=cfg.training.lexical,
                                             models=cfg.models, corpus=reference.corpus, distill=cfg.training.distill)
             m = result.metrics
-            fit = f"weight {m['weight']:.4f}, KL {m['kl_scaled_retriever']:.3f} -> {m['kl_after']:.3f}"
+            fit = f"weight {m['weight']:.4f}, pairwise loss {m['loss_retriever']:.3f} -> {m['loss_after']:.3f}"
         else:
             result = train_reranker_distill(None, lists, rr_cfg, folder, embedder=str(embedder.path), objective=cfg.training.distill, models=cfg.models)
             m = result.metrics
