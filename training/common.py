@@ -66,3 +66,11 @@ def shuffled_batches(n_items: int, batch_size: int, n_steps: int, seed: int) -> 
 
 def mean(values: list[float]) -> float:
     return float(sum(values) / len(values)) if values else float("nan")
+
+
+def top1_agreement(student_lists, teacher_lists) -> float:
+    """How often a list's top-scored candidate (first on ties) is the judge's top candidate."""
+    def top(scores) -> int:
+        return max(range(len(scores)), key=scores.__getitem__)
+
+    return mean([float(top(s) == top(t)) for s, t in zip(student_lists, teacher_lists)])

@@ -16,7 +16,7 @@ import logging
 from pathlib import Path
 
 from rag_agent.errors import DataError
-from training.common import TrainResult, mean, seed_everything
+from training.common import TrainResult, seed_everything, top1_agreement
 from training.data import ScoredList
 from training.losses.listwise_kl import listwise_kl, pad_lists
 from training.reranker_config import DistillConfig, RerankerTrainConfig
@@ -80,5 +80,4 @@ def probe_distill(model, base, probe: list[ScoredList], distill: DistillConfig) 
     student, mask = pad_lists(scores)
     teacher, _ = pad_lists([g.scores for g in probe])
     kl = float(listwise_kl(student, teacher, mask, distill.teacher_temperature, torch.tensor([g.weight for g in probe])))
-    top1 = mean([float(max(range(len(s)), key=s.__getitem__) == max(range(len(g.scores)), key=g.scores.__getitem__)) for s, g in zip(scores, probe)])
-    return {"kl": kl, "top1": top1}
+    return {"kl": kl, "top1": top1_agreement(scores, [g.scores for g in probe])}

@@ -26,7 +26,7 @@ import logging
 from pathlib import Path
 
 from rag_agent.errors import DataError
-from training.common import TrainResult, atomic_output, mean
+from training.common import TrainResult, atomic_output, top1_agreement
 from training.data import ScoredList
 from training.lexical_config import LexicalConfig
 from training.reranker_config import DistillConfig, RerankerTrainConfig
@@ -82,7 +82,8 @@ def train_reranker_lexical(
     weight = fitted * cfg.merge_alpha
     with torch.no_grad():
         loss_after = float(loss_at(torch.tensor(weight)))
-    top1 = {name: _top1(base_terms + weight_ * bm25, teacher, mask) for name, weight_ in (("before", 0.0), ("after", weight))}
+    top1 = {name: top1_agreement([row[: len(g.texts)].tolist() for row, g in zip(base_terms + weight_ * bm25, lists)], [g.scores for g in lists])
+            for name, weight_ in (("before", 0.0), ("after", weight))}
     card = {"objective": "lexical", "correction": "lexical", "parent": str(parent_path) if parent_path else None,
             "n_lists": len(lists), "n_pairs": sum(len(g.texts) for g in lists), "pair_margin": lexical.pair_margin,
             "weight": weight, "corpus_docs": stats.n_docs, "k1": stats.k1, "b": stats.b, **base.card(),
@@ -93,15 +94,6 @@ def train_reranker_lexical(
                "top1_agreement_before": top1["before"], "top1_agreement_after": top1["after"]}
     log.info("lexical reranker: %d lists, weight %.4f, pairwise loss %.4f -> %.4f", len(lists), weight, loss_retriever, loss_after)
     return TrainResult(Path(out_dir), metrics, len(lists))
-
-
-def _top1(student, teacher, mask) -> float:
-    """How often the student's top candidate is the judge's top candidate."""
-    import torch
-
-    neg_inf = torch.finfo(student.dtype).min
-    hits = student.masked_fill(~mask, neg_inf).argmax(-1) == teacher.masked_fill(~mask, neg_inf).argmax(-1)
-    return mean([float(h) for h in hits.tolist()])
 
 
 def save_lexical_reranker(out_dir: Path | str, card: dict, stats, weight: float) -> Path:
