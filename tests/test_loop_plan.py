@@ -43,18 +43,38 @@ def test_a_one_hour_budget_fits_and_plans_more_tasks_when_faster():
 
 def test_the_first_cycle_is_planned_from_the_probed_llm_speed():
     """The reference cycle (a probe reading of 71.5 prompt tok/s: agent 24.4 s, harvest 14.0 s a
-    task, 645 s fixed) scaled by this machine's speed: at the reference speed a 60-minute run's first
-    cycle gets the tasks that fit its share after the fixed part; a machine reading 3x slower gets
-    the minimum, one reading 3x faster more."""
+    task, 645 s fixed, 279 s fixed in a later cycle) scaled by this machine's speed: at the reference
+    speed a 60-minute run's first cycle gets as many tasks as each later cycle can, after all three
+    fixed parts; a machine reading 3x slower gets the minimum, one reading 3x faster more."""
     from training.loop_plan import REFERENCE_AGENT_S_PER_TASK, REFERENCE_PROMPT_TPS, SAFETY, probed_throughput
 
     same, slower, faster = (probed_throughput(REFERENCE_PROMPT_TPS * f) for f in (1.0, 1 / 3, 3.0))
     assert same.agent_s_per_task == REFERENCE_AGENT_S_PER_TASK and not same.measured
     assert abs(faster.agent_s_per_task * 3 - same.agent_s_per_task) < 1e-9 and abs(faster.fixed_s * 3 - same.fixed_s) < 1e-9
-    share = 3600 / 3 * SAFETY
-    assert plan_tasks(3600, 3, same) == int((share - 645.0) // (24.4 + 14.0)) == 11
-    assert plan_tasks(3600, 3, slower) == 2  # the fixed part alone outgrows the share: the minimum
+    assert abs(faster.later_fixed_s * 3 - same.later_fixed_s) < 1e-9
+    assert plan_tasks(3600, 3, same) == int((3600 * SAFETY - 645.0 - 2 * 279.0) // (3 * (24.4 + 14.0))) == 17
+    assert plan_tasks(3600, 3, slower) == 2  # the fixed parts alone outgrow the hour: the minimum
     assert plan_tasks(3600, 3, same) < plan_tasks(3600, 3, faster)
+
+
+def test_the_first_cycle_is_not_starved_by_its_own_fixed_part():
+    """The 2026-12-07 fresh-clone run read 52.9 tokens/s and planned its first cycle from an equal
+    share of time: 1,072 s less its 871 s fixed part left 3 tasks, and evaluation (the first suite
+    encodes) was about half that cycle. Equal tasks per cycle give the first cycle the tasks each
+    later cycle will get, and the simulated hour still fits."""
+    from training.loop_plan import REFERENCE_PROMPT_TPS, probed_throughput
+
+    probed = probed_throughput(52.9)
+    scale = REFERENCE_PROMPT_TPS / 52.9
+    first = plan_tasks(3573, 3, probed)
+    assert first >= 3 * 3  # an equal share of time gave 3
+    spent = probed.fixed_s + first * (probed.agent_s_per_task + probed.harvest_s_per_task)
+    later = Throughput(probed.agent_s_per_task, probed.harvest_s_per_task, 279.0 * scale, True)
+    for cycles_left in (2, 1):
+        tasks = plan_tasks(3573 - spent, cycles_left, later)
+        assert first <= tasks <= first + 5  # as planned, plus what the first cycle's safety margin left
+        spent += later.fixed_s + tasks * (later.agent_s_per_task + later.harvest_s_per_task)
+    assert spent <= 3573
 
 
 @pytest.mark.llm

@@ -3,9 +3,11 @@
 A cycle costs a fixed part (select, train, reindex, evaluate, probe, decide) plus a part per task
 (the agent answers it, the harvest judges its shown chunks). Both are measured from the finished
 cycles' `loop_steps` rows (the most recent cycle: training grows with the feedback so far, and
-evaluation shrinks as caches fill); before any measurement, conservative defaults below. The time
-left is shared equally by the cycles left, and the next cycle gets the tasks that fit its share
-after its fixed part, with a safety margin.
+evaluation shrinks as caches fill); before any measurement, conservative defaults below. The
+cycles left get equal numbers of tasks: the next cycle gets the tasks for which its own fixed part,
+the later cycles' fixed parts and all their tasks fit the time left, with a safety margin. (An
+equal share of *time* starved the first cycle, whose fixed part also encodes every suite once:
+3 tasks planned at a 52.9 tokens/s probe, 2026-12-07, with evaluation half of that cycle.)
 """
 
 from __future__ import annotations
@@ -34,6 +36,11 @@ REFERENCE_PROMPT_TPS = 71.5
 REFERENCE_AGENT_S_PER_TASK = 24.4
 REFERENCE_HARVEST_S_PER_TASK = 14.0
 REFERENCE_FIRST_FIXED_S = 645.0
+# A later cycle's fixed part, which the first cycle's plan must leave room for: the 2026-12-07
+# fresh-clone run D (0a6ea78, probe 70.1 tokens/s) spent 279 s on everything but agent and harvest
+# in its cycle 2 (one embedder trained and scored on dev and both law tasks, its probe), 1,048 s in
+# all. Scaled like the rest; cycles 2.. re-plan from their own measured cycle anyway.
+REFERENCE_LATER_FIXED_S = 279.0
 # The first cycle that trains a reranker pays for it in its fixed part, which the cycle before it
 # (the one its plan is measured from) did not. With the cross-encoder (distill) that was 530 s: the
 # 2026-12-07 fresh-clone run (0a6ea78) overran its 60 minutes by 11 because cycle 3 trained its
@@ -54,6 +61,7 @@ class Throughput:
     harvest_s_per_task: float
     fixed_s: float  # everything but agent and harvest, per cycle (probe included)
     measured: bool
+    later_fixed_s: float | None = None  # a later cycle's fixed part when it differs (the probed first cycle's plan)
 
     def to_dict(self) -> dict:
         return {k: round(v, 2) if isinstance(v, float) else v for k, v in asdict(self).items()}
@@ -78,15 +86,21 @@ def probed_throughput(prompt_tps: float) -> Throughput:
     encoding and cross-encoder scoring run on the same cores. Not `measured`: the next cycle
     replaces it with its own figures."""
     scale = REFERENCE_PROMPT_TPS / max(prompt_tps, 0.1)
-    return Throughput(REFERENCE_AGENT_S_PER_TASK * scale, REFERENCE_HARVEST_S_PER_TASK * scale, REFERENCE_FIRST_FIXED_S * scale, False)
+    return Throughput(REFERENCE_AGENT_S_PER_TASK * scale, REFERENCE_HARVEST_S_PER_TASK * scale, REFERENCE_FIRST_FIXED_S * scale, False,
+                      later_fixed_s=REFERENCE_LATER_FIXED_S * scale)
 
 
 def plan_tasks(seconds_left: float, cycles_left: int, throughput: Throughput, extra_fixed_s: float = 0.0) -> int:
-    """Tasks for the next cycle so the remaining cycles fit in `seconds_left`; `extra_fixed_s`:
-    fixed cost this cycle has and the measured one did not (`reranker_extra_s`)."""
-    share = max(seconds_left, 0.0) / max(cycles_left, 1) * SAFETY
+    """Tasks for the next cycle, the same number as each later one, so the remaining cycles fit in
+    `seconds_left`: (0.9 x left - fixed - (cycles left - 1) x later fixed - extra) / (cycles left x
+    s per task). `extra_fixed_s`: fixed cost this cycle has and the measured one did not
+    (`reranker_extra_s`); later cycles' fixed part is the measured one unless the throughput says
+    otherwise (`later_fixed_s`: the probed first cycle, which alone encodes every suite)."""
+    cycles = max(cycles_left, 1)
+    later = throughput.fixed_s if throughput.later_fixed_s is None else throughput.later_fixed_s
     per_task = max(throughput.agent_s_per_task + throughput.harvest_s_per_task, 0.1)
-    tasks = int((share - throughput.fixed_s - extra_fixed_s) // per_task)
+    room = max(seconds_left, 0.0) * SAFETY - throughput.fixed_s - (cycles - 1) * later - extra_fixed_s
+    tasks = int(room // (cycles * per_task))
     return max(MIN_TASKS, min(MAX_TASKS, tasks))
 
 
