@@ -42,8 +42,8 @@ def test_a_one_hour_budget_fits_and_plans_more_tasks_when_faster():
 
 
 def test_the_first_cycle_is_planned_from_the_probed_llm_speed():
-    """The reference cycle (a probe reading of 71.5 prompt tok/s: agent 24.4 s, harvest 14.0 s a
-    task, 645 s fixed, 279 s fixed in a later cycle) scaled by this machine's speed: at the reference
+    """The reference run (a probe reading of 70.1 prompt tok/s: agent 16.0 s, harvest 10.3 s a
+    task, 496 s fixed in its first cycle, 279 s in a later one) scaled by this machine's speed: at the reference
     speed a 60-minute run's first cycle gets as many tasks as each later cycle can, after all three
     fixed parts; a machine reading 3x slower gets the minimum, one reading 3x faster more."""
     from training.loop_plan import REFERENCE_AGENT_S_PER_TASK, REFERENCE_PROMPT_TPS, SAFETY, probed_throughput
@@ -52,7 +52,7 @@ def test_the_first_cycle_is_planned_from_the_probed_llm_speed():
     assert same.agent_s_per_task == REFERENCE_AGENT_S_PER_TASK and not same.measured
     assert abs(faster.agent_s_per_task * 3 - same.agent_s_per_task) < 1e-9 and abs(faster.fixed_s * 3 - same.fixed_s) < 1e-9
     assert abs(faster.later_fixed_s * 3 - same.later_fixed_s) < 1e-9
-    assert plan_tasks(3600, 3, same) == int((3600 * SAFETY - 645.0 - 2 * 279.0) // (3 * (24.4 + 14.0))) == 17
+    assert plan_tasks(3600, 3, same) == int((3600 * SAFETY - 496.0 - 2 * 279.0) // (3 * (16.0 + 10.3))) == 27
     assert plan_tasks(3600, 3, slower) == 2  # the fixed parts alone outgrow the hour: the minimum
     assert plan_tasks(3600, 3, same) < plan_tasks(3600, 3, faster)
 

@@ -21,25 +21,22 @@ DEFAULT_AGENT_S_PER_TASK = 16.0
 DEFAULT_HARVEST_S_PER_TASK = 8.0
 DEFAULT_FIXED_S = 600.0
 
-# A fresh-clone `make run` (2026-12-06, 989962d, 2 idle cores) whose probe (rag_agent/llm/speed.py)
-# read 71.5 prompt tokens/s: its first two cycles' agent and harvest seconds over their 25 tasks
-# (29.0 s and 37.4 s a task: 2.5 attempts and ~10 judgments a task), and its first cycle's
-# everything-else, 645 s (the first suite encodes, the probe; no reranker yet: reranker_min_lists).
-# It replaces a 2026-11-30 reference taken on a loaded machine (35 tokens/s, 90.6 s a task). Scaled
-# by the speed a short probe measures (`probed_throughput`), these plan the first cycle.
-# The harvest's 37.4 s was the question-first judge; since the passage-first default, the same run's
-# 296 judgments cost 10.4 s a task (bench/rejudge.py, 2026-12-07) plus ~3.3 s a task of the harvest's
-# other work (its logged 35.1 s a task less the rejudged 31.8): 14.0 s.
-# The agent's 29.0 s was at agent.max_rewrites = 2; at today's 1, bench/agent.py on the same 20
-# tasks in one run (2026-12-07) gave 13.2 s a task against 15.7 s: 29.0 x 13.2 / 15.7 = 24.4 s.
-REFERENCE_PROMPT_TPS = 71.5
-REFERENCE_AGENT_S_PER_TASK = 24.4
-REFERENCE_HARVEST_S_PER_TASK = 14.0
-REFERENCE_FIRST_FIXED_S = 645.0
-# A later cycle's fixed part, which the first cycle's plan must leave room for: the 2026-12-07
-# fresh-clone run D (0a6ea78, probe 70.1 tokens/s) spent 279 s on everything but agent and harvest
-# in its cycle 2 (one embedder trained and scored on dev and both law tasks, its probe), 1,048 s in
-# all. Scaled like the rest; cycles 2.. re-plan from their own measured cycle anyway.
+# The fresh-clone `make run` of 2026-12-07 morning ("run D", 0a6ea78, 2 idle cores, the passage-
+# first judge and agent.max_rewrites = 1 as today) whose probe (rag_agent/llm/speed.py) read 70.1
+# prompt tokens/s: over its 100 tasks the agent took 1,600 s (16.0 s a task) and the harvest 1,033 s
+# (10.3 s), its first cycle 496 s on everything else (the first suite encodes, the agent probe; no
+# reranker yet) and its second 279 s, which the first cycle's plan leaves room for in each later
+# cycle (cycles 2.. re-plan from their own measured cycle anyway). Scaled by the speed the probe
+# measures (`probed_throughput`), these plan the first cycle. Two other fresh runs agree within 20 %
+# once scaled: run F (probe 38.6) measured 28.4 s + 15.8 s a task against 29.1 + 18.8 predicted, a
+# run of 2026-12-07 afternoon (probe 43.1) 21.7 + 14.7 in its first cycle against 26.0 + 16.8. The
+# reference before it (2026-12-06, 71.5 tokens/s: 24.4 + 14.0 s a task, 645 s fixed, derived from a
+# two-rewrite question-first-judge run) planned that afternoon's first cycle at 63 s a task against
+# 36.4 measured, i.e. 6 tasks, and its evaluation was most of the cycle.
+REFERENCE_PROMPT_TPS = 70.1
+REFERENCE_AGENT_S_PER_TASK = 16.0
+REFERENCE_HARVEST_S_PER_TASK = 10.3
+REFERENCE_FIRST_FIXED_S = 496.0
 REFERENCE_LATER_FIXED_S = 279.0
 # The first cycle that trains a reranker pays for it in its fixed part, which the cycle before it
 # (the one its plan is measured from) did not. With the cross-encoder (distill) that was 530 s: the
