@@ -1,7 +1,7 @@
 """Reranker objectives side by side from the SAME feedback: lexical, distill, then dpo and ppo on top of distill.
 
     .venv/bin/python bench/reranker_objectives.py --workspace workspace [--run-prefix loop-]
-        [--objectives lexical,distill,dpo,ppo] [--dev-half reporting] [--dev-contracts 0] [--law] [--steps 0]
+        [--objectives lexical,distill,dpo,ppo] [--dev-half reporting] [--dev-contracts 0] [--law] [--steps 0] [--record]
 
 Copies the workspace (the loop's own registry is left alone), then, over its champion embedder:
   * lexical: the residual reranker embedder logit + weight * BM25, the weight fitted to the
@@ -14,7 +14,8 @@ exactly as `training reranker --objective distill|dpo|ppo` would. Evaluates the 
 alone and each pipeline on CUAD dev (one half: choose on "tuning", report on "reporting") and, with
 `--law`, the MTEB law tasks, reranking `agent.retrieve_k` candidates as the loop's gate does, and
 prints NDCG@10 with deltas against the embedder alone and, for dev, the gate's paired-bootstrap
-95 % interval of that delta (evals.gate.compare_suite).
+95 % interval of that delta (evals.gate.compare_suite). `--record` also writes the table to the
+workspace (training/report.py's OBJECTIVES_FILE) and re-renders its report.html with it.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ def main() -> None:
     parser.add_argument("--law", action="store_true", help="also evaluate the MTEB law tasks")
     parser.add_argument("--steps", type=int, default=0, help="training.reranker.max_steps for every objective (0 = the workspace's)")
     parser.add_argument("--objectives", default="lexical,distill,dpo,ppo", help="comma list; dpo and ppo need distill (their parent)")
+    parser.add_argument("--record", action="store_true", help="write the table into the workspace and re-render its report.html")
     args = parser.parse_args()
     from rag_agent.cli_common import offline_env
 
@@ -102,13 +104,32 @@ def main() -> None:
         table.add_column(path.name if split is None else f"{path.name} {split}", justify="right")
     table.add_column("dev 95% CI", justify="right")
     base = scores["embedder alone"]
+    recorded = []
     for name, values in scores.items():
         version = trained.get(name)
         items = "-" if version is None else str(version.trained_on.get("n", "?"))
         ci = "" if version is None else compare_suite(results[name][0], results["embedder alone"][0], policy, policy.tolerance, "ndcg@10")
         ci = ci and f"[{ci.ci_low:+.4f}, {ci.ci_high:+.4f}]"
-        table.add_row(name, items, *[f"{v:.4f}" + ("" if version is None else f" ({v - b:+.4f})") for v, b in zip(values, base)], ci)
+        cells = [f"{v:.4f}" + ("" if version is None else f" ({v - b:+.4f})") for v, b in zip(values, base)]
+        table.add_row(name, items, *cells, ci)
+        recorded.append({"pipeline": name, "trained_on": items, "cells": cells, "dev_ci": ci})
     console.print(table)
+    if args.record:
+        record(args.workspace, [c.header for c in table.columns], recorded,
+               f"{table.title}; over champion embedder {embedder_version.version_id}; bench/reranker_objectives.py, {time.strftime('%Y-%m-%d %H:%M')}")
+        console.print(f"recorded in {args.workspace}/report.html")
+
+
+def record(workspace: Path, columns: list[str], rows: list[dict], caption: str) -> None:
+    """The table beside the workspace's report, and the report re-rendered to show it."""
+    import json
+
+    from rag_agent.workspace import Workspace
+    from training.loop import TrainingLoop
+    from training.report import OBJECTIVES_FILE, write_report
+
+    (workspace / OBJECTIVES_FILE).write_text(json.dumps({"caption": caption, "columns": columns, "rows": rows}, indent=1))
+    write_report(TrainingLoop(Workspace.open(workspace, create=False), progress=False).rows(), workspace)
 
 
 if __name__ == "__main__":

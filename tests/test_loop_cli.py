@@ -71,3 +71,20 @@ def test_a_reranker_verdict_compares_with_the_pipeline_it_would_join():
     evaluation = CycleEvaluation(dev_suite="cuad", champion={"cuad": 0.5026})
     line = kind_line(ev, evaluation, promoted=False, outcome=Outcome.DEV_NOT_SIGNIFICANT)
     assert line.startswith("reranker 0001 rejected: dev 0.5308 -> 0.5166"), line
+
+
+def test_the_report_shows_a_recorded_objectives_table_and_survives_a_broken_one(tmp_path, caplog):
+    """bench/reranker_objectives.py --record leaves its table beside report.html; the report shows
+    it, escaped, and a truncated file costs a warning line, not the report."""
+    from training.report import OBJECTIVES_FILE, _objectives
+
+    path = tmp_path / OBJECTIVES_FILE
+    assert _objectives(path) == ""  # never recorded: no section
+    rows = [{"pipeline": "embedder alone", "trained_on": "-", "cells": ["0.5833", "0.2025"], "dev_ci": ""},
+            {"pipeline": "lexical <w>", "trained_on": "25", "cells": ["0.6152 (+0.0319)", "0.2185 (+0.0160)"], "dev_ci": "[+0.0090, +0.0550]"}]
+    path.write_text(json.dumps({"caption": "same feedback", "columns": ["pipeline", "trained on", "cuad dev", "aila", "dev 95% CI"], "rows": rows}))
+    page = _objectives(path)
+    assert "Reranker objectives from the same feedback" in page and "0.6152 (+0.0319)" in page and "[+0.0090, +0.0550]" in page
+    assert "lexical &lt;w&gt;" in page and page.count("<tr>") == 3
+    path.write_text('{"columns": ["pipeline"], "rows": [{"pipeline"')
+    assert _objectives(path) == "" and "rerun bench/reranker_objectives.py --record" in caplog.text

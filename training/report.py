@@ -5,16 +5,23 @@ embedder alone, candidate reranker's pipeline), seconds per stage per cycle (sta
 agent task (with the judge's calibrated precision when the harvest measured it), task success,
 preference pairs per signal, judge agreement with citations, and each candidate's training loss
 per step (where feedback is too thin to learn from, this is where it shows). Every decision is
-listed with its reason and the agent probe's paired result. `bench/report_render.py` renders the
-page in headless Chromium and checks every image loads.
+listed with its reason and the agent probe's paired result. When `bench/reranker_objectives.py
+--record` has compared the reranker objectives on this workspace's feedback, its table is shown
+too (`OBJECTIVES_FILE`, beside the report). `bench/report_render.py` renders the page in headless
+Chromium and checks every image loads.
 """
 
 from __future__ import annotations
 
 import html
+import json
+import logging
 from pathlib import Path
 
 from training.loop import CycleRow
+
+log = logging.getLogger(__name__)
+OBJECTIVES_FILE = "reranker_objectives.json"  # written by bench/reranker_objectives.py --record
 
 
 def write_report(rows: list[CycleRow], out_dir: Path) -> Path:
@@ -29,6 +36,7 @@ def write_report(rows: list[CycleRow], out_dir: Path) -> Path:
         _table(rows),
         "<h2>Decisions</h2>",
         _decisions(rows),
+        _objectives(out_dir / OBJECTIVES_FILE),
         *[f'<figure><img src="{img.name}" alt="{img.stem}"><figcaption>{img.stem.replace("_", " ")}</figcaption></figure>' for img in images],
     ]
     path = out_dir / "report.html"
@@ -65,6 +73,22 @@ def _table(rows: list[CycleRow]) -> str:
     head = "".join(f"<th>{html.escape(h)}</th>" for h in header)  # reasons: the Decisions list below
     body = "".join("<tr>" + "".join(f"<td class='n'>{html.escape(c)}</td>" for c in line[:-1]) + f"<td>{html.escape(line[-1])}</td></tr>" for line in cells)
     return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def _objectives(path: Path) -> str:
+    """The recorded side-by-side of reranker objectives from the same feedback, or nothing."""
+    if not path.is_file():
+        return ""
+    try:
+        data = json.loads(path.read_text())
+        header, lines = data["columns"], [[row["pipeline"], row["trained_on"], *row["cells"], row["dev_ci"]] for row in data["rows"]]
+    except (OSError, ValueError, KeyError, TypeError) as exc:  # a hand-edited or truncated file must not cost the report
+        log.warning("%s: not shown in the report (%s); rerun bench/reranker_objectives.py --record", path, exc)
+        return ""
+    head = "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td class='n'>{html.escape(str(c))}</td>" for c in line) + "</tr>" for line in lines)
+    note = html.escape(str(data.get("caption", "")))
+    return f"<h2>Reranker objectives from the same feedback</h2><p>{note}</p><table><tr>{head}</tr>{body}</table>"
 
 
 def _fmt(value) -> str:
