@@ -9,7 +9,9 @@ cannot give log-probabilities at all (`LogprobsUnavailable`) stops the harvest a
 Pointwise judges (pointwise, passage-first) judge every pending (question, chunk) first,
 chunk-major, storing each verdict in judge_cache as it comes (feedback/judge_order.py: a kill -9
 loses at most one judgment); each task is then derived from the cache. `regrade` re-derives
-harvested tasks from the cache under today's rules without calling the judge.
+harvested tasks from the cache under today's rules without calling the judge. Tasks whose checked
+answer says the clause is absent are not judged (`feedback.judge_absent_clauses`): their chunks are
+labelled 0 by that verdict (signal `verified_absent`).
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ from feedback.signals import RELEVANT_GRADE, WEB_FALLBACK, candidates
 from feedback.traces import MalformedTrace, TaskTrace, chunk_texts, load_task, pending_tasks
 
 log = logging.getLogger(__name__)
+VERIFIED_ABSENT = "verified_absent"  # a label the checked answer gives: the clause is not in the contract
+RULE_VERSIONS = {VERIFIED_ABSENT: "verified-absent-v1"}  # judge_labels.prompt_version of rule labels; else answer containment
 
 
 @dataclass
@@ -198,7 +202,7 @@ class Harvester:
         deriving then reads the verdicts from the cache and calls the judge no more."""
         items = []
         with self._db():
-            for trace in traces:
+            for trace in (t for t in traces if not self._verified_absent(t)):
                 texts = chunk_texts(self.con, trace.chunk_ids())
                 items.append((trace.question, self._to_judge(trace, texts), texts))
             judgments = judge_order.chunk_major(judge_order.collect(items, self.cache))
@@ -229,8 +233,16 @@ class Harvester:
         order += list(trace.cited) + list(trace.ignored)
         return [c for c in dict.fromkeys(order) if c in texts]
 
+    def _verified_absent(self, trace: TaskTrace) -> bool:
+        """The checked answer says the clause is absent and such tasks are not judged
+        (`feedback.judge_absent_clauses`): every chunk to judge is a verified negative."""
+        return not self.cfg.judge_absent_clauses and trace.clause_exists() is False
+
     def _labels(self, trace: TaskTrace, texts: dict) -> tuple[list[LabelRow], list[tuple[str, Label]]]:
         chunk_ids = self._to_judge(trace, texts)
+        if self._verified_absent(trace):
+            reason = "the checked answer says the clause is absent from the contract"
+            return [LabelRow(c, texts[c][1], 0, None, None, None, c in trace.cited, reason, VERIFIED_ABSENT) for c in chunk_ids], []
         judged, new_cache = self._judge(trace.question, chunk_ids, texts) if self.judge is not None else ({}, [])
         judged = self._regrade(judged, trace)
         variants = answer_variants(trace.predicted or trace.final_answer, trace.answer_type) if trace.succeeded else None
@@ -342,7 +354,7 @@ class Harvester:
             self.cache.store(trace.question, content_hash, label)
         _insert_many(self.con, "judge_labels", [
             key + [trace.question, row.chunk_id, row.content_hash, row.grade, row.judge_grade, row.score, row.answer_hit,
-                   row.cited, row.reason, row.signal] + ([model, version] if row.signal == "llm_judge" else ["rules", "answer-containment-v1"])
+                   row.cited, row.reason, row.signal] + ([model, version] if row.signal == "llm_judge" else ["rules", RULE_VERSIONS.get(row.signal, "answer-containment-v1")])
             for row in products.labels
         ])
         judged = any(row.signal == "llm_judge" for row in products.labels)

@@ -72,6 +72,13 @@ class FeedbackConfig(Section):
     """No positive from a task whose checked answer says the clause is absent (a verified "No", a
     failed "Yes"). Measured on 50 dev tasks: 16 of the 27 consensus positives sat on such tasks,
     every one of them wrong; on the other 16 tasks the picks were 8/12 gold-relevant."""
+    judge_absent_clauses: bool = False
+    """Send the LLM judge the chunks of tasks whose checked answer says the clause is absent (see
+    positive_needs_clause). Off: nothing in such a contract can be the clause, so their chunks are
+    labelled 0 without an LLM call (signal `verified_absent`): the verified negatives the answer
+    already gives. In a 58-task loop run (2026-12-07) 33 such tasks took 210 of 388 judgments and
+    gave no positive, no usable judged list and no trace-rule pair (their judged grade-1-vs-0 pairs
+    compared two chunks that are both not the clause). On: judge them anyway (to measure the judge)."""
     verified_yes_positive: bool = False
     """Raise the judge's best-scored citation of a verified "Yes" to grade 2. Off: on 50 dev tasks it
     doubled recall (0.14 -> 0.29) but only 2 of its 7 picks were gold-relevant."""

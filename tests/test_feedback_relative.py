@@ -118,12 +118,13 @@ def test_clause_exists_is_read_off_the_checker_verdict():
     assert trace("yes_no", "Yes", None).clause_exists() is None  # no checker verdict
 
 
-def test_no_positive_where_the_checked_answer_says_the_clause_is_absent(tmp_path):
+def _yes_and_no_tasks(tmp_path, *overrides):
+    """Two tasks asking the same over the same ranking: one verified "Yes", one verified "No"."""
     from feedback.synthetic import TaskSpec, insert_document, insert_task
     from rag_agent.workspace import Workspace
     from tests.test_feedback_harvest import CLAUSES
 
-    ws = Workspace.open(tmp_path / "ws", overrides=["feedback.judge.mode=pointwise", "feedback.pointwise_grading=consensus"])
+    ws = Workspace.open(tmp_path / "ws", overrides=["feedback.judge.mode=pointwise", "feedback.pointwise_grading=consensus", *overrides])
     con = ws.connect()
     ids = insert_document(con, "c1", "".join(CLAUSES), size=120)
     governed = next(i for i, text in zip(ids, CLAUSES) if "governed" in text)
@@ -132,7 +133,39 @@ def test_no_positive_where_the_checked_answer_says_the_clause_is_absent(tmp_path
     insert_task(con, TaskSpec("yes", "Does the contract name a governing law?", answer="Yes", success=True, **common))
     insert_task(con, TaskSpec("no", "Does the contract name a governing law?", answer="No", success=True, **common))
     con.close()
+    return ws
+
+
+class CountingLowConfidenceLLM(LowConfidenceLLM):
+    calls = 0
+
+    def choice_probabilities(self, messages, choices):
+        self.calls += 1
+        return super().choice_probabilities(messages, choices)
+
+
+def test_no_positive_where_the_checked_answer_says_the_clause_is_absent(tmp_path):
+    ws = _yes_and_no_tasks(tmp_path, "feedback.judge_absent_clauses=true")  # judged anyway: the cap decides
     with ws.db() as con:
         Harvester(ws, con, LLMJudge(LowConfidenceLLM(), JudgeSettings(mode="pointwise")), NoMining(ws)).run()
         best = dict(con.execute("SELECT task_id, max(judge_grade) FROM judge_labels GROUP BY 1").fetchall())
     assert best == {"yes": 2, "no": 1}
+
+
+def test_a_verified_absent_clause_is_labelled_without_the_judge(tmp_path):
+    """By default the "No" task costs no judgment: its chunks are verified negatives (grade 0, no
+    score, signal verified_absent), so it adds no soft-target list and no judged pair, and the
+    "Yes" task is judged as before."""
+    from feedback.harvest import VERIFIED_ABSENT
+
+    ws = _yes_and_no_tasks(tmp_path)
+    llm = CountingLowConfidenceLLM()
+    with ws.db() as con:
+        Harvester(ws, con, LLMJudge(llm, JudgeSettings(mode="pointwise")), NoMining(ws)).run()
+        rows = con.execute("SELECT task_id, grade, judge_grade, score, signal, prompt_version FROM judge_labels ORDER BY 1").fetchall()
+        pairs = dict(con.execute("SELECT task_id, count(*) FROM pairs GROUP BY 1").fetchall())
+    no, yes = [r for r in rows if r[0] == "no"], [r for r in rows if r[0] == "yes"]
+    assert llm.calls == len(yes) == 4  # the four served chunks of "yes" only
+    assert len(no) == 4 and all(r[1:] == (0, None, None, VERIFIED_ABSENT, "verified-absent-v1") for r in no)
+    assert max(r[2] for r in yes) == 2 and all(r[4] == "llm_judge" for r in yes)
+    assert "no" not in pairs  # (and no score: training.data's soft-target lists skip unscored labels)
