@@ -23,6 +23,9 @@ def test_defaults_before_any_measurement_and_the_latest_cycle_after():
     tp = measured_throughput([_cycle(10, 150, 60, 100, 300), _cycle(30, 360, 150, 200, 100, 80)])
     assert tp.measured and tp.agent_s_per_task == 12.0 and tp.harvest_s_per_task == 5.0
     assert tp.fixed_s == 3.0 + 200 + 20 + 100 + 80 + 0.1
+    # measured on cycle 1 alone, the fixed part loses what only cycle 1 does (the base's suite scores)
+    first = measured_throughput([_cycle(10, 150, 60, 100, 300)])
+    assert first.measured and abs(first.fixed_s - (3.0 + 100 + 20 + 300 + 0.1) * 279.0 / 496.0) < 1e-9
 
 
 def test_a_one_hour_budget_fits_and_plans_more_tasks_when_faster():
