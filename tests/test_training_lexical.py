@@ -53,6 +53,23 @@ def test_auto_picks_lexical_and_a_named_objective_is_kept(workspace):
     assert choose_objective(none, "dpo") == ("dpo", "requested dpo")
 
 
+@pytest.mark.slow
+def test_a_cross_encoder_objective_over_a_lexical_champion_starts_from_the_zero_head(tmp_path):
+    """The loop's champion reranker is lexical (two numbers, no cross-encoder): distill, dpo and ppo
+    trained after it must start where a "none" parent would, not try to load a cross-encoder from it
+    (bench/reranker_objectives.py on a 2026-12-07 run: "Unrecognized model ... model_type")."""
+    from types import SimpleNamespace
+
+    from training.candidates import _has_cross_encoder
+
+    lexical = _lexical_folder(tmp_path / "lexical", 0.5)
+    assert not _has_cross_encoder(SimpleNamespace(is_none=False, path=str(lexical)))
+    legacy = tmp_path / "legacy-cross-encoder"  # no residual card: a plain CrossEncoder folder
+    legacy.mkdir()
+    assert _has_cross_encoder(SimpleNamespace(is_none=False, path=str(legacy)))
+    assert not _has_cross_encoder(SimpleNamespace(is_none=True, path="none"))
+
+
 def _lexical_folder(path, weight: float, embedder_path: str = EMBEDDER, corpus=DOCS):
     """A lexical residual reranker folder with a given weight, written by the trainer's own saver."""
     from rag_agent.config import ModelsConfig

@@ -64,12 +64,14 @@ def train_reranker_candidate(
     training starts from and, for dpo/ppo, the frozen reference, e.g. this cycle's distilled
     candidate. lexical/distill/dpo/ppo train a residual reranker bound to the champion embedder."""
     parent = registry.get_version(ws, parent_id) if parent_id else registry.champion(ws, "reranker")
-    parent_path = None if parent.is_none else parent.path
     training = ws.config.training
     algo, rule = choose_objective(parent, algo or training.reranker.objective)
     if algo not in ALGOS:
         raise ConfigError(f"--objective {algo}", f"one of {', '.join(ALGOS)}", f"pick an objective: --objective {'|'.join(ALGOS)}")
-    if algo in ("dpo", "ppo") and not _is_residual(parent):
+    # A cross-encoder objective over a lexical parent (the loop's usual champion) has no
+    # cross-encoder to start from: it starts where a "none" parent would (zero head, g = 0).
+    parent_path = None if parent.is_none or (algo != "lexical" and not _has_cross_encoder(parent)) else parent.path
+    if algo in ("dpo", "ppo") and parent_path is None:
         log.warning("%s without a distilled parent: the frozen reference is the retriever itself (g = 0)", algo)
     embedder = registry.champion(ws, "embedder")
     cfg = training.reranker.updated(**overrides) if overrides else training.reranker
@@ -109,10 +111,14 @@ def choose_objective(parent: registry.ModelVersion, requested: str) -> tuple[str
     return "lexical", f"auto: lexical (BM25 weight fitted to the judge over the champion embedder; parent {parent.version_id})"
 
 
-def _is_residual(version: registry.ModelVersion) -> bool:
-    from rag_agent.retrieval.reranker import is_residual
+def _has_cross_encoder(version: registry.ModelVersion) -> bool:
+    """A saved cross-encoder to continue from: a legacy one, or a residual reranker whose g is one
+    (not the lexical correction, whose folder holds two fitted numbers)."""
+    from rag_agent.retrieval.reranker import is_residual, read_residual_card
 
-    return not version.is_none and is_residual(version.path)
+    if version.is_none:
+        return False
+    return not is_residual(version.path) or read_residual_card(Path(version.path)).get("correction") != "lexical"
 
 
 _FIX = {
