@@ -78,8 +78,11 @@ def main() -> None:
 
     table = Table(title=f"harvested labels vs TRAIN gold evidence ({args.workspace})", show_header=False)
     table.add_row("tasks harvested", f"{len(by_task)} ({sum(any(r['located'] for r in rs) for rs in by_task.values())} with located evidence)")
-    table.add_row("judged chunks (each with a soft score)", f"{len(rows)} = {len(rows) / max(len(by_task), 1):.1f} per task; "
-                  f"{len(gold_judged)} gold-relevant")
+    scored, unjudged = [r for r in rows if r["score"] is not None], [r for r in rows if r["score"] is None]
+    table.add_row("judged chunks (each with a soft score)", f"{len(scored)} = {len(scored) / max(len(by_task), 1):.1f} per task; "
+                  f"{sum(r['gold'] for r in scored)} gold-relevant")
+    table.add_row("labelled without a judge score", f"{len(unjudged)} (clause absent by the checked answer, or --judge none); "
+                  f"{sum(r['gold'] for r in unjudged)} gold-relevant")
     table.add_row(f"positives (grade >= {positive_grade})", f"{len(positives)} = {len(positives) / max(len(by_task), 1):.2f} per task")
     table.add_row("positive precision", _ratio(len(correct), len(positives)))
     table.add_row("positive recall (over judged gold chunks)", _ratio(len(correct), len(gold_judged)))
