@@ -101,9 +101,10 @@ def train_reranker_candidate(
 # in seconds, scores without a model, and is refitted whenever the champion embedder changes (a
 # residual reranker is bound to one embedder). The cross-encoder objectives are chosen by name
 # only: distill (listwise KL into a zero-headed cross-encoder g), then dpo or ppo against a
-# distilled parent; on 2 cores and one loop's feedback none has beaten its embedder (distill
-# -0.004, dpo -0.002, ppo -0.006 on the reporting half of dev; docs/training.md), and bce is the
-# legacy fresh-head warm start that ranked below no reranker (issue 10).
+# distilled parent. On the reporting half of dev they trail lexical: over run C's strong embedder
+# none beat it (distill -0.004, dpo -0.002, ppo -0.006), over run G's all did but by less (distill
+# +0.006, dpo +0.024, ppo +0.015 against lexical's +0.043; docs/training.md), at minutes of CPU
+# each. bce is the legacy fresh-head warm start that ranked below no reranker (issue 10).
 def choose_objective(parent: registry.ModelVersion, requested: str) -> tuple[str, str]:
     """(objective, why): the rule above for "auto", else the requested objective."""
     if requested != "auto":
