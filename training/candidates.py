@@ -113,13 +113,9 @@ def choose_objective(parent: registry.ModelVersion, requested: str) -> tuple[str
 
 
 def _has_cross_encoder(version: registry.ModelVersion) -> bool:
-    """A saved cross-encoder to continue from: a legacy one, or a residual reranker whose g is one
-    (not the lexical correction, whose folder holds two fitted numbers)."""
-    from rag_agent.retrieval.reranker import is_residual, read_residual_card
+    from rag_agent.retrieval.reranker import has_cross_encoder
 
-    if version.is_none:
-        return False
-    return not is_residual(version.path) or read_residual_card(Path(version.path)).get("correction") != "lexical"
+    return not version.is_none and has_cross_encoder(version.path)
 
 
 _FIX = {

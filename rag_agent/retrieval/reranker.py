@@ -139,7 +139,7 @@ class ResidualReranker:
         self.card = read_residual_card(self.path)
         self.base_scale = float(self.card["base_scale"])
         self.embedder_version = str(self.card["embedder_version"])
-        self.correction = (LexicalCorrection(self.path) if self.card.get("correction") == "lexical"
+        self.correction = (LexicalCorrection(self.path) if _is_lexical(self.card)
                            else CrossEncoderReranker(self.path, batch_size=batch_size, device=device))
         self.batch_size = batch_size
         self.device = device
@@ -218,3 +218,14 @@ def bound_embedder_path(folder: Path, stored: str) -> str:
 
 def is_residual(path: Path | str) -> bool:
     return (Path(path) / RESIDUAL_CARD).is_file()
+
+
+def has_cross_encoder(path: Path | str) -> bool:
+    """Does scoring with this folder run a cross-encoder (one a trainer can continue from)? A
+    legacy CrossEncoder folder, or a residual reranker whose g is one; not the lexical correction,
+    whose folder holds fitted numbers only."""
+    return not is_residual(path) or not _is_lexical(read_residual_card(Path(path)))
+
+
+def _is_lexical(card: dict) -> bool:
+    return card.get("correction") == "lexical"
