@@ -69,9 +69,17 @@ def _decisions(rows: list[CycleRow]) -> str:
 
 
 def _table(rows: list[CycleRow]) -> str:
-    header, cells = table_rows(rows)
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)  # reasons: the Decisions list below
-    body = "".join("<tr>" + "".join(f"<td class='n'>{html.escape(c)}</td>" for c in line[:-1]) + f"<td>{html.escape(line[-1])}</td></tr>" for line in cells)
+    header, cells = table_rows(rows)  # reasons: the Decisions list below
+    return _html_table(header, cells, text_last=True)
+
+
+def _html_table(header: list, lines: list[list], text_last: bool = False) -> str:
+    """Escaped cells, right-aligned as numbers (`text_last`: the last column is left-aligned text)."""
+    def cell(value, last: bool) -> str:
+        return f"<td>{html.escape(str(value))}</td>" if last and text_last else f"<td class='n'>{html.escape(str(value))}</td>"
+
+    head = "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
+    body = "".join("<tr>" + "".join(cell(c, i == len(line) - 1) for i, c in enumerate(line)) + "</tr>" for line in lines)
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
@@ -85,10 +93,8 @@ def _objectives(path: Path) -> str:
     except (OSError, ValueError, KeyError, TypeError) as exc:  # a hand-edited or truncated file must not cost the report
         log.warning("%s: not shown in the report (%s); rerun bench/reranker_objectives.py --record", path, exc)
         return ""
-    head = "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td class='n'>{html.escape(str(c))}</td>" for c in line) + "</tr>" for line in lines)
     note = html.escape(str(data.get("caption", "")))
-    return f"<h2>Reranker objectives from the same feedback</h2><p>{note}</p><table><tr>{head}</tr>{body}</table>"
+    return f"<h2>Reranker objectives from the same feedback</h2><p>{note}</p>{_html_table(header, lines)}"
 
 
 def _fmt(value) -> str:
