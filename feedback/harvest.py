@@ -242,7 +242,8 @@ class Harvester:
         chunk_ids = self._to_judge(trace, texts)
         if self._verified_absent(trace):
             reason = "the checked answer says the clause is absent from the contract"
-            return [LabelRow(c, texts[c][1], 0, None, None, None, c in trace.cited, reason, VERIFIED_ABSENT) for c in chunk_ids], []
+            cited = set(trace.cited) if trace.succeeded else set()  # judge_labels.cited: cited in a successful task
+            return [LabelRow(c, texts[c][1], 0, None, None, None, c in cited, reason, VERIFIED_ABSENT) for c in chunk_ids], []
         judged, new_cache = self._judge(trace.question, chunk_ids, texts) if self.judge is not None else ({}, [])
         judged = self._regrade(judged, trace)
         variants = answer_variants(trace.predicted or trace.final_answer, trace.answer_type) if trace.succeeded else None

@@ -169,3 +169,18 @@ def test_a_verified_absent_clause_is_labelled_without_the_judge(tmp_path):
     assert len(no) == 4 and all(r[1:] == (0, None, None, VERIFIED_ABSENT, "verified-absent-v1") for r in no)
     assert max(r[2] for r in yes) == 2 and all(r[4] == "llm_judge" for r in yes)
     assert "no" not in pairs  # (and no score: training.data's soft-target lists skip unscored labels)
+
+
+def test_a_failed_yes_is_verified_absent_and_its_citations_are_not_counted_as_cited(tmp_path):
+    """judge_labels.cited means "cited in a successful task" (feedback calibrate's predictor), on
+    verified-absent rows as on judged ones: a failed "Yes" cited a chunk, but the task failed."""
+    from feedback.synthetic import TaskSpec, insert_task
+
+    ws = _yes_and_no_tasks(tmp_path)
+    with ws.db() as con:
+        order = [c for (c,) in con.execute("SELECT chunk_id FROM retrievals WHERE task_id = 'no' ORDER BY rank").fetchall()]
+        insert_task(con, TaskSpec("failed-yes", "Does the contract name a governing law?", rankings={(0, "rerank"): order}, doc_id="c1",
+                                  answer_type="yes_no", cited={order[0]: 1}, answer="Yes", success=False))
+        Harvester(ws, con, LLMJudge(CountingLowConfidenceLLM(), JudgeSettings(mode="pointwise")), NoMining(ws)).run()
+        rows = dict(con.execute("SELECT task_id, bool_or(cited) FROM judge_labels WHERE signal = 'verified_absent' GROUP BY 1").fetchall())
+    assert rows == {"no": True, "failed-yes": False}
