@@ -240,10 +240,10 @@ class Harvester:
 
     def _labels(self, trace: TaskTrace, texts: dict) -> tuple[list[LabelRow], list[tuple[str, Label]]]:
         chunk_ids = self._to_judge(trace, texts)
+        cited_ok = set(trace.cited) if trace.succeeded else set()  # judge_labels.cited: cited in a successful task
         if self._verified_absent(trace):
             reason = "the checked answer says the clause is absent from the contract"
-            cited = set(trace.cited) if trace.succeeded else set()  # judge_labels.cited: cited in a successful task
-            return [LabelRow(c, texts[c][1], 0, None, None, None, c in cited, reason, VERIFIED_ABSENT) for c in chunk_ids], []
+            return [LabelRow(c, texts[c][1], 0, None, None, None, c in cited_ok, reason, VERIFIED_ABSENT) for c in chunk_ids], []
         judged, new_cache = self._judge(trace.question, chunk_ids, texts) if self.judge is not None else ({}, [])
         judged = self._regrade(judged, trace)
         variants = answer_variants(trace.predicted or trace.final_answer, trace.answer_type) if trace.succeeded else None
@@ -254,7 +254,7 @@ class Harvester:
             label = judged.get(chunk_id)
             judge_grade = label.grade if label is not None else None
             answer_hit = contains_answer(text, variants)
-            cited = trace.succeeded and chunk_id in trace.cited
+            cited = chunk_id in cited_ok
             grade = final_grade(judge_grade, answer_hit, cited)
             if grade is None:
                 continue
