@@ -15,7 +15,9 @@ verdicts (evals/promotion_records.py). The conditions:
   the probe vetoes   the proposed pipeline lost more probe tasks than it won AND the one-sided
                      McNemar p < `training.loop.probe_alpha`                      (`probe_vetoes`)
   a candidate (embedder, reranker) is promoted when dev rises, every law task holds and the probe
-  does not veto (`decide`).
+  does not veto (`decide`). An embedder whose dev rises alone but whose law tasks hold only
+  with the reranker fitted over it is promoted together with that reranker
+  (training/loop_gate.choose_candidates).
 
 Every setting it needs is read in `PromotionPolicy.from_config`, and nowhere else.
 """
@@ -195,7 +197,10 @@ def kind_line(ev: KindEvaluation, evaluation: CycleEvaluation, promoted: bool, o
     after = (ev.scores or {}).get(evaluation.dev_suite)
     dev_text = f"dev {before:.4f} -> {after:.4f}" if before is not None and after is not None else "dev not scored"
     note = f" ({len(ev.skipped)} law task(s) not scored)" if ev.skipped else ""
-    return f"{ev.kind} {short} {'promoted' if promoted else 'rejected'}: {dev_text}, {LINE_WORDS.get(outcome, ev.reason)}{note}"
+    words = LINE_WORDS.get(outcome, ev.reason)
+    if ev.paired_with:
+        words += f" with reranker {Candidate(kind='reranker', version_id=ev.paired_with).short} (alone, a law task regressed)"
+    return f"{ev.kind} {short} {'promoted' if promoted else 'rejected'}: {dev_text}, {words}{note}"
 
 
 def verdict_text(cycle: int, kinds: list[KindDecision]) -> str:

@@ -149,6 +149,7 @@ class KindEvaluation(Record):
     tolerance: Optional[float] = None  # of the guard comparisons (dev is compared with tolerance 0)
     dev: Optional[SuiteGate] = None
     guards: list[GuardCheck] = []
+    paired_with: Optional[str] = None  # an embedder that passed only together with this reranker (promoted with it)
 
     @property
     def held(self) -> bool | None:
@@ -161,7 +162,7 @@ class KindEvaluation(Record):
         """The payload keys of this kind (the loop's flat evaluate payload)."""
         k = self.kind
         out = {f"{k}_pass": self.passed, f"{k}_reason": self.reason, f"{k}_version": self.version_id, f"{k}_outcome": self.outcome.value,
-               f"{k}_no_candidate": self.no_candidate_reason,
+               f"{k}_no_candidate": self.no_candidate_reason, f"{k}_paired_with": self.paired_with,
                f"{k}_gates": {"tolerance": self.tolerance, "dev": self.dev.to_dict() if self.dev else None,
                               "guards": [g.to_dict() for g in self.guards]}}
         if self.scores is not None:
@@ -179,7 +180,8 @@ class KindEvaluation(Record):
         no_candidate = data.get(f"{kind}_no_candidate") or (candidate.reason if candidate else "")
         return cls(kind=kind, version_id=version_id, passed=passed, outcome=outcome, reason=reason, no_candidate_reason=no_candidate,
                    scores=data.get(SCORES_KEY[kind]),
-                   skipped=data.get(f"{kind}_skipped"), tolerance=gates.get("tolerance"), dev=gates.get("dev"), guards=gates.get("guards", []))
+                   skipped=data.get(f"{kind}_skipped"), tolerance=gates.get("tolerance"), dev=gates.get("dev"), guards=gates.get("guards", []),
+                   paired_with=data.get(f"{kind}_paired_with"))
 
 
 def _legacy_outcome(passed: bool, reason: str, judged: bool) -> Outcome:
@@ -215,6 +217,7 @@ class CycleEvaluation(Record):
     reranker: KindEvaluation = Field(default_factory=lambda: KindEvaluation(kind="reranker"))
     proposed: ProposedPipeline = Field(default_factory=ProposedPipeline)
     evaluated_now: list[str] = []  # suite results this step had to compute (the rest came from disk)
+    unused: dict[str, str] = {}  # candidates trained but not judged (version id -> why): `decide` rejects them
 
     def kind(self, kind: str) -> KindEvaluation:
         return self.embedder if kind == "embedder" else self.reranker
@@ -238,7 +241,8 @@ class CycleEvaluation(Record):
 
     def to_dict(self) -> dict:
         out = {"dev_suite": self.dev_suite, "rerank_depth": self.rerank_depth, "champion": self.champion, "proposed": self.proposed.to_dict(),
-               "metrics": {k: self.registry_metrics(k) for k in KINDS}, "evaluated_now": self.evaluated_now}
+               "metrics": {k: self.registry_metrics(k) for k in KINDS}, "evaluated_now": self.evaluated_now,
+               "unused_candidates": self.unused}
         if self.base is not None:
             out["base"] = self.base
         for kind in KINDS:
@@ -250,7 +254,8 @@ class CycleEvaluation(Record):
         """`train`: the cycle's train payload, naming the candidates (older payloads lack them)."""
         kinds = {k: KindEvaluation.from_flat(k, data, Candidate.from_train(k, train) if train is not None else None) for k in KINDS}
         return cls(dev_suite=data.get("dev_suite", ""), rerank_depth=data.get("rerank_depth"), champion=data.get("champion", {}),
-                   base=data.get("base"), proposed=data.get("proposed") or {}, evaluated_now=data.get("evaluated_now", []), **kinds)
+                   base=data.get("base"), proposed=data.get("proposed") or {}, evaluated_now=data.get("evaluated_now", []),
+                   unused=data.get("unused_candidates") or {}, **kinds)
 
 
 # ---- the loop's `probe` step ----------------------------------------------------------------------

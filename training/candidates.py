@@ -57,12 +57,15 @@ def train_embedder_candidate(ws, source: str = "feedback", run_ids: list[str] | 
 
 
 def train_reranker_candidate(
-    ws, algo: str | None = None, source: str = "feedback", run_ids: list[str] | None = None, parent_id: str | None = None, **overrides
+    ws, algo: str | None = None, source: str = "feedback", run_ids: list[str] | None = None, parent_id: str | None = None,
+    embedder_id: str | None = None, **overrides
 ) -> registry.ModelVersion:
     """Train and register a reranker candidate. `algo` None takes `training.reranker.objective`;
     "auto" follows `choose_objective`. `parent_id` (default: the reranker champion) is the model
     training starts from and, for dpo/ppo, the frozen reference, e.g. this cycle's distilled
-    candidate. lexical/distill/dpo/ppo train a residual reranker bound to the champion embedder."""
+    candidate. lexical/distill/dpo/ppo train a residual reranker bound to the embedder
+    `embedder_id` (default: the champion embedder; the loop also fits one over its embedder
+    candidate, so the pair can be gated together: training/loop_gate.py)."""
     parent = registry.get_version(ws, parent_id) if parent_id else registry.champion(ws, "reranker")
     training = ws.config.training
     algo, rule = choose_objective(parent, algo or training.reranker.objective)
@@ -73,7 +76,7 @@ def train_reranker_candidate(
     parent_path = None if parent.is_none or (algo != "lexical" and not _has_cross_encoder(parent)) else parent.path
     if algo in ("dpo", "ppo") and parent_path is None:
         log.warning("%s without a distilled parent: the frozen reference is the retriever itself (g = 0)", algo)
-    embedder = registry.champion(ws, "embedder")
+    embedder = registry.get_version(ws, embedder_id) if embedder_id else registry.champion(ws, "embedder")
     cfg = training.reranker.updated(**overrides) if overrides else training.reranker
     objective = getattr(training, algo)  # the objective's own section: training.lexical / distill / dpo / ppo / bce
     data, trainer, counts = _reranker_job(ws, algo, source, run_ids)

@@ -16,6 +16,8 @@ Evaluation is the dearest part of a cycle, so it does only what a decision needs
   - a candidate's verdict stops the scoring as soon as it is decided: dev first (no significant
     rise: the law tasks are not scored), then one law task at a time (one regresses: the rest
     are not scored). The statistics of a decided candidate are exactly those of scoring all.
+An embedder that raises dev but costs a law task alone may pass together with the reranker fitted
+over it (`choose_candidates`): the gate then judges the pipeline that would be served.
 The reranker re-scores the top `agent.retrieve_k` candidates, the depth the agent reranks
 (`rerank_depth`), so the gate measures the pipeline the agent runs.
 """
@@ -144,6 +146,12 @@ class PipelineResults:
         return self._loaded[2], self._loaded[3]
 
 
+PAIR = "reranker_pair"  # train payload key: the reranker fitted over this cycle's embedder candidate
+
+Pipeline = tuple  # (embedder path, reranker path or None)
+Judge = Callable[[Pipeline, Pipeline], KindEvaluation]  # judge(trial, current): trial's verdict against current
+
+
 def evaluate_cycle(ws, train: dict) -> CycleEvaluation:
     """Champion vs each candidate (the `evaluate` step; `train`: the train step's payload)."""
     policy = PromotionPolicy.from_config(ws.config)
@@ -151,43 +159,92 @@ def evaluate_cycle(ws, train: dict) -> CycleEvaluation:
     results = PipelineResults(ws)
     split = ws.config.training.loop.dev_split
     candidates = {kind: Candidate.from_train(kind, train) for kind in KINDS}
+    pair = Candidate.from_train(PAIR, train).model_copy(update=dict(kind="reranker"))
     champ_emb = registry.champion(ws, "embedder").path
     # The reranker the champions actually serve: none when the champion reranker is bound to
     # another embedder than the champion's (registry.champion_specs).
     _, served_rr = registry.champion_specs(ws)
     champ_rr = None if served_rr == registry.NO_RERANKER else served_rr
-    names = [p.name for p in guard_paths]
-
     champion_dev = results.get(champ_emb, champ_rr, dev_path, split)
     champion_guards = [results.get(champ_emb, champ_rr, p, None) for p in guard_paths]
     base_path = registry.get_version(ws, "embedder-base").path
     use_anchor = policy.guard_against_base and any(c.version_id for c in candidates.values()) and (champ_emb != base_path or champ_rr is not None)
 
-    # What each kind is in the proposed pipeline: the champion's, replaced by a candidate that passes.
-    proposed = {"embedder": champ_emb, "reranker": served_rr}
-    verdicts = {}
-    for kind in KINDS:
-        candidate = candidates[kind]
-        if not candidate.version_id:
-            verdicts[kind] = KindEvaluation(kind=kind, no_candidate_reason=candidate.reason)
-            continue
-        path = registry.get_version(ws, candidate.version_id).path
-        # The embedder is judged alone against the champion embedder alone; the reranker on top
-        # of the embedder that will be champion, against the current pipeline.
-        trial, current = ((path, None), (champ_emb, None)) if kind == "embedder" else ((proposed["embedder"], path), (proposed["embedder"], champ_rr))
-        guards = [Guard(lambda p=p: results.get(*trial, p, None), lambda p=p: results.get(*current, p, None),
-                        (lambda p=p: results.get(base_path, None, p, None)) if use_anchor else None) for p in guard_paths]
-        verdict = judge_candidate(lambda: results.get(*trial, dev_path, split), lambda: results.get(*current, dev_path, split), guards, policy, names)
-        verdicts[kind] = verdict.model_copy(update=dict(kind=kind, version_id=candidate.version_id))
-        if verdict.passed:
-            proposed[kind] = path
+    def get(embedder, reranker, suite: Path) -> SuiteResult:
+        return results.get(embedder, reranker, suite, split if suite == dev_path else None)
+
+    judge = pipeline_judge(get, dev_path, guard_paths, base_path if use_anchor else None, policy)
+    paths = {c.version_id: registry.get_version(ws, c.version_id).path for c in (*candidates.values(), pair) if c.version_id}
+    verdicts, unused = choose_candidates(judge, candidates, pair, paths, champ_emb, champ_rr)
+    proposed = {"embedder": paths[verdicts["embedder"].version_id] if verdicts["embedder"].passed else champ_emb,
+                "reranker": paths[verdicts["reranker"].version_id] if verdicts["reranker"].passed else served_rr}
     base = None
     if use_anchor:
         scored = [p for p in guard_paths if (results.dir / f"{results.key(base_path, None, p, None)}.json").exists()]
         base = _scores(*[results.get(base_path, None, p, None) for p in scored])
     return CycleEvaluation(dev_suite=champion_dev.suite, rerank_depth=rerank_depth(ws.config), champion=_scores(champion_dev, *champion_guards),
                            base=base, proposed=ProposedPipeline(embedder_path=proposed["embedder"], reranker_path=proposed["reranker"]),
-                           evaluated_now=results.computed, **verdicts)
+                           evaluated_now=results.computed, unused=unused, **verdicts)
+
+
+def pipeline_judge(get: Callable[..., SuiteResult], dev: Path, guards: list[Path], base, policy: PromotionPolicy) -> Judge:
+    """judge(trial, current) over `get(embedder, reranker, suite)`: dev first, then each law task,
+    also against the `base` embedder alone when given (`judge_candidate` scores lazily)."""
+    names = [Path(str(g)).name for g in guards]
+
+    def judge(trial: Pipeline, current: Pipeline) -> KindEvaluation:
+        checks = [Guard(lambda g=g: get(*trial, g), lambda g=g: get(*current, g), (lambda g=g: get(base, None, g)) if base is not None else None)
+                  for g in guards]
+        return judge_candidate(lambda: get(*trial, dev), lambda: get(*current, dev), checks, policy, names)
+
+    return judge
+
+
+def choose_candidates(judge: Judge, candidates: dict[str, Candidate], pair: Candidate, paths: dict, champ_emb, champ_rr
+                      ) -> tuple[dict[str, KindEvaluation], dict[str, str]]:
+    """The verdict per kind, and the reranker candidates left unjudged (version id -> why).
+
+    The embedder is judged alone against the champion embedder alone: dev must rise on its own.
+    When it rises but a law task regresses, and `pair` (a reranker fitted over it) exists, the
+    pipeline that would be served, embedder + that reranker, is judged against the current
+    pipeline and the base: the law tasks guard what users get. Passing so promotes the two together
+    (`paired_with`). A reranker is judged on top of the embedder that will be champion: the pair's
+    reranker when the embedder passes (it is bound to that embedder), else the one fitted over the
+    champion embedder."""
+    emb_c, rr_c = candidates["embedder"], candidates["reranker"]
+    verdicts: dict[str, KindEvaluation] = {}
+    emb_passed = False
+    if not emb_c.version_id:
+        verdicts["embedder"] = KindEvaluation(kind="embedder", no_candidate_reason=emb_c.reason)
+    else:
+        emb = paths[emb_c.version_id]
+        alone = judge((emb, None), (champ_emb, None)).model_copy(update=dict(kind="embedder", version_id=emb_c.version_id))
+        verdicts["embedder"] = alone
+        if not alone.passed and alone.outcome.regressed and pair.version_id:
+            together = judge((emb, paths[pair.version_id]), (champ_emb, champ_rr))
+            if together.passed:
+                verdicts["embedder"] = alone.model_copy(update=dict(
+                    passed=True, outcome=together.outcome, paired_with=pair.version_id,
+                    reason=f"alone: {alone.reason}; with reranker {pair.short} fitted over it, against the current pipeline: {together.reason}"))
+                verdicts["reranker"] = together.model_copy(update=dict(
+                    kind="reranker", version_id=pair.version_id, reason=f"gated together with embedder {emb_c.short}: {together.reason}"))
+        emb_passed = verdicts["embedder"].passed
+    on = paths[emb_c.version_id] if emb_passed else champ_emb
+    chosen = pair if emb_passed and pair.version_id else rr_c
+    if "reranker" not in verdicts:
+        if not chosen.version_id:
+            verdicts["reranker"] = KindEvaluation(kind="reranker", no_candidate_reason=chosen.reason or rr_c.reason)
+        else:
+            # the pair's reranker is compared with its embedder alone (the old champion reranker
+            # is bound to the replaced embedder); the champion's, with the current pipeline
+            current = (on, None) if chosen is pair else (on, champ_rr)
+            verdicts["reranker"] = judge((on, paths[chosen.version_id]), current).model_copy(update=dict(kind="reranker", version_id=chosen.version_id))
+    unused = {}
+    if pair.version_id and verdicts["reranker"].version_id != pair.version_id:
+        unused[pair.version_id] = f"fitted over embedder candidate {emb_c.short}, which did not pass: not judged"
+    if rr_c.version_id and verdicts["reranker"].version_id != rr_c.version_id:
+        unused[rr_c.version_id] = f"fitted over the replaced champion embedder (reranker {pair.short}, fitted over embedder {emb_c.short}, was judged instead): not judged"
+    return verdicts, unused
 
 
 def _scores(*results: SuiteResult) -> dict[str, float]:

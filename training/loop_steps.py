@@ -162,11 +162,17 @@ def step_harvest(ctx: StepContext) -> dict:
 def step_train(ctx: StepContext) -> dict:
     from training.candidates import train_embedder_candidate, train_reranker_candidate
 
+    from training.loop_gate import PAIR
+
     runs = ctx.loop_run_ids()
-    return {
-        "embedder": _candidate(lambda: train_embedder_candidate(ctx.ws, source="feedback", run_ids=runs)),
-        "reranker": _too_little_for_a_reranker(ctx.ws, runs) or _candidate(lambda: train_reranker_candidate(ctx.ws, run_ids=runs)),
-    }
+    embedder = _candidate(lambda: train_embedder_candidate(ctx.ws, source="feedback", run_ids=runs))
+    too_little = _too_little_for_a_reranker(ctx.ws, runs)
+    out = {"embedder": embedder, "reranker": too_little or _candidate(lambda: train_reranker_candidate(ctx.ws, run_ids=runs))}
+    if embedder.get("version_id") and too_little is None and ctx.cfg.training.loop.pair_reranker:
+        # the same objective fitted over the embedder candidate: the reranker that would serve with
+        # it, so the gate can judge the pair (training/loop_gate.choose_candidates)
+        out[PAIR] = _candidate(lambda: train_reranker_candidate(ctx.ws, run_ids=runs, embedder_id=embedder["version_id"]))
+    return out
 
 
 def _too_little_for_a_reranker(ws, runs: list[str]) -> dict | None:
@@ -272,4 +278,7 @@ def step_decide(ctx: StepContext) -> dict:
         if current == "candidate":  # a resumed decide must not act twice
             act = registry.promote if kind.promoted else registry.reject
             act(ctx.ws, kind.version_id, reason=kind.reason, metrics=evaluation.registry_metrics(kind.kind))
+    for version_id, why in evaluation.unused.items():  # trained, not judged: no candidate is left pending
+        if registry.get_version(ctx.ws, version_id).status == "candidate":
+            registry.reject(ctx.ws, version_id, reason=why, metrics={})
     return decision.to_dict()

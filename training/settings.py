@@ -64,6 +64,13 @@ class LoopConfig(Section):
     guard_against_base: bool = True
     """Guard suites must also hold against the base models, not only the current champion: each
     promotion may lose up to gate.tolerance, which would otherwise add up over cycles."""
+    pair_reranker: bool = True
+    """Also fit the reranker objective over each embedder candidate, so an embedder whose dev gain
+    costs a law task alone can pass together with it: the gate then judges the pipeline that
+    would be served (training/loop_gate.choose_candidates). Run G (2026-12-07): two embedders with
+    dev +0.043 / +0.033 were vetoed alone on LegalBenchCorporateLobbying (-0.017 against the base),
+    while the lexical reranker lifted that task +0.03. Costs one more reranker fit per cycle
+    (seconds for lexical)."""
     reranker_min_lists: int = 10
     """The loop trains a reranker candidate only once its feedback (all cycles so far) holds at
     least this many usable judged lists (`training.data.load_scored_lists_from_workspace`); before
