@@ -15,7 +15,7 @@ OLD = Path(__file__).parent / "data"
 
 # Defaults changed since the files were written: a PINNED file keeps its old value (a workspace's
 # judge stays the one its cache and thresholds were made with); a commented one follows the new default.
-CHANGED_SINCE = {("feedback", "judge", "mode"): "pointwise", ("agent", "max_rewrites"): 2}
+CHANGED_SINCE = {("feedback", "judge", "mode"): "pointwise", ("agent", "max_rewrites"): 2, ("training", "loop", "tasks_per_contract"): 10}
 
 
 @pytest.mark.parametrize("name", ["ragloop_old_pinned.toml", "ragloop_old_commented.toml"])
