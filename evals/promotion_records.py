@@ -218,6 +218,7 @@ class CycleEvaluation(Record):
     proposed: ProposedPipeline = Field(default_factory=ProposedPipeline)
     evaluated_now: list[str] = []  # suite results this step had to compute (the rest came from disk)
     unused: dict[str, str] = {}  # candidates trained but not judged (version id -> why): `decide` rejects them
+    one_off_s: Optional[float] = None  # seconds spent scoring the champion and base pipelines (never repeated); None: not recorded
 
     def kind(self, kind: str) -> KindEvaluation:
         return self.embedder if kind == "embedder" else self.reranker
@@ -242,7 +243,7 @@ class CycleEvaluation(Record):
     def to_dict(self) -> dict:
         out = {"dev_suite": self.dev_suite, "rerank_depth": self.rerank_depth, "champion": self.champion, "proposed": self.proposed.to_dict(),
                "metrics": {k: self.registry_metrics(k) for k in KINDS}, "evaluated_now": self.evaluated_now,
-               "unused_candidates": self.unused}
+               "unused_candidates": self.unused, "one_off_s": self.one_off_s}
         if self.base is not None:
             out["base"] = self.base
         for kind in KINDS:
@@ -255,7 +256,7 @@ class CycleEvaluation(Record):
         kinds = {k: KindEvaluation.from_flat(k, data, Candidate.from_train(k, train) if train is not None else None) for k in KINDS}
         return cls(dev_suite=data.get("dev_suite", ""), rerank_depth=data.get("rerank_depth"), champion=data.get("champion", {}),
                    base=data.get("base"), proposed=data.get("proposed") or {}, evaluated_now=data.get("evaluated_now", []),
-                   unused=data.get("unused_candidates") or {}, **kinds)
+                   unused=data.get("unused_candidates") or {}, one_off_s=data.get("one_off_s"), **kinds)
 
 
 # ---- the loop's `probe` step ----------------------------------------------------------------------

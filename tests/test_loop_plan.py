@@ -26,6 +26,13 @@ def test_defaults_before_any_measurement_and_the_latest_cycle_after():
     # measured on cycle 1 alone, the fixed part loses what only cycle 1 does (the base's suite scores)
     first = measured_throughput([_cycle(10, 150, 60, 100, 300)])
     assert first.measured and abs(first.fixed_s - (3.0 + 100 + 20 + 300 + 0.1) * 279.0 / 496.0) < 1e-9
+    # ... exactly, when its evaluate and probe steps recorded what they paid once (the champion's scoring and probe run)
+    recorded = _cycle(10, 150, 60, 100, 300, 90)
+    recorded["evaluate"]["one_off_s"], recorded["probe"]["one_off_s"] = 180.0, 45.0
+    assert measured_throughput([recorded]).fixed_s == 3.0 + 100 + 20 + (300 - 180) + (90 - 45) + 0.1
+    later = _cycle(30, 360, 150, 200, 100, 80)
+    later["evaluate"]["one_off_s"] = 0.0  # nothing paid once: all of it counts
+    assert measured_throughput([recorded, later]).fixed_s == 3.0 + 200 + 20 + 100 + 80 + 0.1
 
 
 def test_a_one_hour_budget_fits_and_plans_more_tasks_when_faster():

@@ -28,6 +28,7 @@ import copy
 import hashlib
 import json
 import logging
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
@@ -107,6 +108,7 @@ class PipelineResults:
         self.dir = ws.cache_dir / "loop_evals"
         self._loaded: tuple | None = None  # (embedder spec, reranker spec, embedder, reranker)
         self.computed: list[str] = []  # what this instance had to evaluate (the rest came from disk)
+        self.seconds: dict[tuple, float] = {}  # (embedder, reranker) -> seconds spent evaluating it here
 
     def key(self, embedder: str, reranker: str | None, suite: Path, split: str | None) -> str:
         e = self.cfg.eval
@@ -125,8 +127,11 @@ class PipelineResults:
                 log.warning("unreadable cached result %s: re-evaluating", path)
         from evals.runner import evaluate_suite
 
+        started = time.perf_counter()
         emb, rr = self._models(embedder, reranker)
         result = evaluate_suite(suite, split, emb, rr, ws=self.ws, cfg=self.cfg)
+        pipeline = (str(embedder), str(reranker or "none"))
+        self.seconds[pipeline] = self.seconds.get(pipeline, 0.0) + time.perf_counter() - started
         self.computed.append(f"{Path(str(suite)).name}:{Path(str(embedder)).name}+{Path(str(reranker or 'none')).name}")
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
@@ -182,9 +187,13 @@ def evaluate_cycle(ws, train: dict) -> CycleEvaluation:
     if use_anchor:
         scored = [p for p in guard_paths if (results.dir / f"{results.key(base_path, None, p, None)}.json").exists()]
         base = _scores(*[results.get(base_path, None, p, None) for p in scored])
+    # The champion's and the base's suites are scored here only once (a later champion was scored
+    # as a candidate): the planner leaves these seconds out of later cycles' fixed part.
+    once = {(str(champ_emb), str(champ_rr or "none")), (str(base_path), "none")}
+    one_off_s = sum(s for pipeline, s in results.seconds.items() if pipeline in once)
     return CycleEvaluation(dev_suite=champion_dev.suite, rerank_depth=rerank_depth(ws.config), champion=_scores(champion_dev, *champion_guards),
                            base=base, proposed=ProposedPipeline(embedder_path=proposed["embedder"], reranker_path=proposed["reranker"]),
-                           evaluated_now=results.computed, unused=unused, **verdicts)
+                           evaluated_now=results.computed, unused=unused, one_off_s=round(one_off_s, 2), **verdicts)
 
 
 def pipeline_judge(get: Callable[..., SuiteResult], dev: Path, guards: list[Path], base, policy: PromotionPolicy) -> Judge:

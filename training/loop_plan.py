@@ -68,10 +68,11 @@ class Throughput:
 
 def measured_throughput(cycles: list[dict[str, dict]]) -> Throughput:
     """From finished cycles' step payloads ({step: payload}; cycles[0] is cycle 1), the latest cycle
-    with agent tasks. Cycle 1's fixed part also scored the base pipeline on every suite, which no
-    later cycle repeats, so measured there it is scaled by the reference's later/first ratio
-    (279 / 496 s; run F had 414 / 677): planned from its raw 657 s, a 2026-12-07 run gave its
-    cycle 2 ten tasks where the rule allowed about eighteen."""
+    with agent tasks. Cycle 1's fixed part also scored the champion (the base) on every suite and
+    ran the champion's probe tasks, which no later cycle repeats: planned from its raw 657 s, a
+    2026-12-07 run gave its cycle 2 ten tasks where the rule allowed about eighteen. The evaluate
+    and probe payloads record those seconds (`one_off_s`) and they are left out; a cycle 1 written
+    before they were recorded is scaled by the reference's later/first ratio (279 / 496 s)."""
     for index in reversed(range(len(cycles))):
         done = cycles[index]
         agent, harvest = done.get("agent", {}), done.get("harvest", {})
@@ -80,7 +81,10 @@ def measured_throughput(cycles: list[dict[str, dict]]) -> Throughput:
             continue
         seconds = {step: float(p.get("seconds", 0.0)) for step, p in done.items()}
         fixed = sum(s for step, s in seconds.items() if step not in ("agent", "harvest"))
-        if index == 0:
+        one_off = [done.get(step, {}).get("one_off_s") for step in ("evaluate", "probe")]
+        if any(s is not None for s in one_off):
+            fixed -= sum(s or 0.0 for s in one_off)
+        elif index == 0:
             fixed *= REFERENCE_LATER_FIXED_S / REFERENCE_FIRST_FIXED_S
         return Throughput(seconds.get("agent", 0.0) / tasks, seconds.get("harvest", 0.0) / tasks, fixed, True)
     return Throughput(DEFAULT_AGENT_S_PER_TASK, DEFAULT_HARVEST_S_PER_TASK, DEFAULT_FIXED_S, False)
