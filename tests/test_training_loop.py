@@ -125,6 +125,10 @@ def test_loop_runs_resumes_and_keeps_registry_consistent(loop_ws, monkeypatch):
     assert overlap == [(0,)]
 
     assert registry.check_invariants(loop_ws) == []
+    # What only cycle 1 pays (the base's suite scores) is recorded for the planner; cycle 2 read
+    # its champion's scores from disk (the champion was scored as a cycle-1 candidate or is the base).
+    one_off = [json.loads(p)["one_off_s"] for (p,) in _count(loop_ws, "SELECT payload FROM loop_steps WHERE step = 'evaluate' ORDER BY cycle")]
+    assert one_off[0] > 0 and one_off[1] == 0.0
     trained = dict(_count(loop_ws, "SELECT kind, count(*) FROM model_versions WHERE parent_id IS NOT NULL GROUP BY 1"))
     assert trained.get("embedder", 0) >= 1 and trained.get("reranker", 0) >= 1  # both trainers and the gate ran
     # training.loop.reranker_min_lists: with one list more than the feedback holds, no reranker is
