@@ -242,7 +242,7 @@ def choose_candidates(judge: Judge, candidates: dict[str, Candidate], pair: Cand
     chosen = pair if emb_passed and pair.version_id else rr_c
     if "reranker" not in verdicts:
         if not chosen.version_id:
-            verdicts["reranker"] = KindEvaluation(kind="reranker", no_candidate_reason=chosen.reason or rr_c.reason)
+            verdicts["reranker"] = KindEvaluation(kind="reranker", no_candidate_reason=chosen.reason)
         else:
             # the pair's reranker is compared with its embedder alone (the old champion reranker
             # is bound to the replaced embedder); the champion's, with the current pipeline
