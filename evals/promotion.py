@@ -15,9 +15,11 @@ verdicts (evals/promotion_records.py). The conditions:
   the probe vetoes   the proposed pipeline lost more probe tasks than it won AND the one-sided
                      McNemar p < `training.loop.probe_alpha`                      (`probe_vetoes`)
   a candidate (embedder, reranker) is promoted when dev rises, every law task holds and the probe
-  does not veto (`decide`). An embedder whose dev rises alone but whose law tasks hold only
-  with the reranker fitted over it is promoted together with that reranker
-  (training/loop_gate.choose_candidates).
+  does not veto (`decide`).
+  a pair passes      an embedder whose dev rose but a law task regressed (`pair_needed`) passes
+                     when the pipeline with the reranker fitted over it passes against the current
+                     pipeline; the two are promoted together (`paired_verdicts`; the loop asks it
+                     in training/loop_gate.choose_candidates)
 
 Every setting it needs is read in `PromotionPolicy.from_config`, and nowhere else.
 """
@@ -135,6 +137,23 @@ class PromotionPolicy:
         outcome = (Outcome.RETRIEVAL_PASSED if held else
                    Outcome.REGRESSED_VS_CHAMPION if any(c.vs_current.regressed for c in checks) else Outcome.REGRESSED_VS_BASE)
         return verdict.model_copy(update=dict(passed=held, outcome=outcome, reason=reason, skipped=skipped, guards=list(checks)))
+
+    # ---- an embedder gated with the reranker fitted over it -------------------------------------------
+    def pair_needed(self, alone: KindEvaluation) -> bool:
+        """Dev rose but a law task regressed: the pipeline with its reranker is judged next."""
+        return not alone.passed and alone.outcome.regressed
+
+    def paired_verdicts(self, alone: KindEvaluation, together: KindEvaluation, pair: Candidate) -> tuple[KindEvaluation, KindEvaluation] | None:
+        """(embedder, reranker) verdicts when the pair passed, promoted together; None when it did not.
+        The embedder keeps its own scores and, in the reason, its alone-verdict."""
+        if not together.passed:
+            return None
+        short = Candidate(kind="embedder", version_id=alone.version_id).short
+        embedder = alone.model_copy(update=dict(
+            passed=True, outcome=together.outcome, paired_with=pair.version_id,
+            reason=f"alone: {alone.reason}; with reranker {pair.short} fitted over it, against the current pipeline: {together.reason}"))
+        reranker = together.model_copy(update=dict(kind="reranker", version_id=pair.version_id, reason=f"gated together with embedder {short}: {together.reason}"))
+        return embedder, reranker
 
     # ---- the agent probe ---------------------------------------------------------------------------
     def probe_vetoes(self, only_champion: int, only_proposed: int, p_drop: float) -> bool:

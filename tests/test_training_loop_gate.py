@@ -45,7 +45,7 @@ def _choose(means: dict, pair: Candidate = PAIR):
 
     policy = PromotionPolicy.from_config(RagloopConfig())
     judge = pipeline_judge(get, "cuad", ["lobbying"], "BASE", policy)
-    verdicts, unused = choose_candidates(judge, CANDIDATES, pair, PATHS, "E1", None)
+    verdicts, unused = choose_candidates(judge, CANDIDATES, pair, PATHS, "E1", None, policy)
     return verdicts, unused, scored
 
 

@@ -98,6 +98,11 @@ def judge_candidate(dev_candidate: Lazy, dev_baseline: Lazy, guards: list[Guard]
 
 
 # ---- suite results of pipelines, each computed once ----------------------------------------------
+def pipeline_id(embedder, reranker) -> tuple[str, str]:
+    """(embedder, reranker or "none") as strings: one pipeline however its paths were passed."""
+    return str(embedder), str(reranker or "none")
+
+
 class PipelineResults:
     """`get(embedder, reranker, suite, split)`: a SuiteResult from disk, else evaluated and kept."""
 
@@ -130,7 +135,7 @@ class PipelineResults:
         started = time.perf_counter()
         emb, rr = self._models(embedder, reranker)
         result = evaluate_suite(suite, split, emb, rr, ws=self.ws, cfg=self.cfg)
-        pipeline = (str(embedder), str(reranker or "none"))
+        pipeline = pipeline_id(embedder, reranker)
         self.seconds[pipeline] = self.seconds.get(pipeline, 0.0) + time.perf_counter() - started
         self.computed.append(f"{Path(str(suite)).name}:{Path(str(embedder)).name}+{Path(str(reranker or 'none')).name}")
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -180,7 +185,7 @@ def evaluate_cycle(ws, train: dict) -> CycleEvaluation:
 
     judge = pipeline_judge(get, dev_path, guard_paths, base_path if use_anchor else None, policy)
     paths = {c.version_id: registry.get_version(ws, c.version_id).path for c in (*candidates.values(), pair) if c.version_id}
-    verdicts, unused = choose_candidates(judge, candidates, pair, paths, champ_emb, champ_rr)
+    verdicts, unused = choose_candidates(judge, candidates, pair, paths, champ_emb, champ_rr, policy)
     proposed = {"embedder": paths[verdicts["embedder"].version_id] if verdicts["embedder"].passed else champ_emb,
                 "reranker": paths[verdicts["reranker"].version_id] if verdicts["reranker"].passed else served_rr}
     base = None
@@ -189,7 +194,7 @@ def evaluate_cycle(ws, train: dict) -> CycleEvaluation:
         base = _scores(*[results.get(base_path, None, p, None) for p in scored])
     # The champion's and the base's suites are scored here only once (a later champion was scored
     # as a candidate): the planner leaves these seconds out of later cycles' fixed part.
-    once = {(str(champ_emb), str(champ_rr or "none")), (str(base_path), "none")}
+    once = {pipeline_id(champ_emb, champ_rr), pipeline_id(base_path, None)}
     one_off_s = sum(s for pipeline, s in results.seconds.items() if pipeline in once)
     return CycleEvaluation(dev_suite=champion_dev.suite, rerank_depth=rerank_depth(ws.config), champion=_scores(champion_dev, *champion_guards),
                            base=base, proposed=ProposedPipeline(embedder_path=proposed["embedder"], reranker_path=proposed["reranker"]),
@@ -209,8 +214,8 @@ def pipeline_judge(get: Callable[..., SuiteResult], dev: Path, guards: list[Path
     return judge
 
 
-def choose_candidates(judge: Judge, candidates: dict[str, Candidate], pair: Candidate, paths: dict, champ_emb, champ_rr
-                      ) -> tuple[dict[str, KindEvaluation], dict[str, str]]:
+def choose_candidates(judge: Judge, candidates: dict[str, Candidate], pair: Candidate, paths: dict, champ_emb, champ_rr,
+                      policy: PromotionPolicy) -> tuple[dict[str, KindEvaluation], dict[str, str]]:
     """The verdict per kind, and the reranker candidates left unjudged (version id -> why).
 
     The embedder is judged alone against the champion embedder alone: dev must rise on its own.
@@ -229,14 +234,10 @@ def choose_candidates(judge: Judge, candidates: dict[str, Candidate], pair: Cand
         emb = paths[emb_c.version_id]
         alone = judge((emb, None), (champ_emb, None)).model_copy(update=dict(kind="embedder", version_id=emb_c.version_id))
         verdicts["embedder"] = alone
-        if not alone.passed and alone.outcome.regressed and pair.version_id:
-            together = judge((emb, paths[pair.version_id]), (champ_emb, champ_rr))
-            if together.passed:
-                verdicts["embedder"] = alone.model_copy(update=dict(
-                    passed=True, outcome=together.outcome, paired_with=pair.version_id,
-                    reason=f"alone: {alone.reason}; with reranker {pair.short} fitted over it, against the current pipeline: {together.reason}"))
-                verdicts["reranker"] = together.model_copy(update=dict(
-                    kind="reranker", version_id=pair.version_id, reason=f"gated together with embedder {emb_c.short}: {together.reason}"))
+        if pair.version_id and policy.pair_needed(alone):
+            paired = policy.paired_verdicts(alone, judge((emb, paths[pair.version_id]), (champ_emb, champ_rr)), pair)
+            if paired is not None:
+                verdicts["embedder"], verdicts["reranker"] = paired
         emb_passed = verdicts["embedder"].passed
     on = paths[emb_c.version_id] if emb_passed else champ_emb
     chosen = pair if emb_passed and pair.version_id else rr_c

@@ -162,7 +162,6 @@ def step_harvest(ctx: StepContext) -> dict:
 # ---- train: candidates from all loop feedback so far ---------------------------------------------
 def step_train(ctx: StepContext) -> dict:
     from training.candidates import train_embedder_candidate, train_reranker_candidate
-
     from training.loop_gate import PAIR
 
     runs = ctx.loop_run_ids()
