@@ -16,6 +16,7 @@ from typing import List, Optional
 
 import typer
 
+from evals.committed import BASELINES_DIR
 from rag_agent.cli_common import RagloopApp, SetOpt, VerboseOpt, WorkspaceOpt, quiet_library_loggers, table_console
 
 log = logging.getLogger(__name__)
@@ -28,7 +29,6 @@ app = RagloopApp(
     add_completion=False,
 )
 
-BASELINES_DIR = Path(__file__).resolve().parent / "baselines"
 
 
 @dataclass
@@ -149,8 +149,10 @@ def baseline(
 ) -> None:
     """Recompute the committed CI baselines with the DEFAULT config (the workspace TOML is ignored)."""
     _setup_logging(False)
+    from evals.committed import stamp
     from evals.results import dump_results
-    from evals.runner import evaluate_path
+    from evals.runner import evaluate_ref
+    from evals.suites import discover
     from rag_agent.config import RagloopConfig
 
     cfg = RagloopConfig().apply_overrides(overrides)
@@ -158,7 +160,9 @@ def baseline(
     ws = EvalScratch(cfg, existing.cache_dir if existing else eval_cache_dir())  # only an embedding cache is used
     results = []
     for path in [suite] if suite else ci_suite_paths(Path(cfg.data_dir)):
-        results += evaluate_path(path, None, cfg.models.embedder, cfg.models.reranker, ws=ws, cfg=cfg)
+        # stamped with the suite files' fingerprint and the eval settings: the training loop then
+        # uses a committed result as the base model's scores only when it is the same evaluation
+        results += [stamp(evaluate_ref(ref, cfg.models.embedder, cfg.models.reranker, ws=ws, cfg=cfg), ref, cfg) for ref in discover(path, None)]
     out.mkdir(parents=True, exist_ok=True)
     for result in results:
         result.seconds = 0.0  # keep the committed files free of machine-dependent noise

@@ -46,11 +46,16 @@ def evaluate_suite(
     ws=None,
     cfg: RagloopConfig | None = None,
 ) -> SuiteResult:
-    """Evaluate the one suite at `suite_path` (the training loop's entry point)."""
+    """Evaluate the one suite at `suite_path`."""
+    return evaluate_ref(single_suite(suite_path, split), embedder, reranker, ws=ws, cfg=cfg)
+
+
+def single_suite(suite_path: Path | str, split: str | None) -> SuiteRef:
+    """The one suite at `suite_path` (the training loop's dev and law-task folders)."""
     refs = discover(suite_path, split)
     if len(refs) != 1:
         raise DataError(str(suite_path), "a folder holding exactly one suite", "pass one suite folder (or use evaluate_path)")
-    return evaluate_ref(refs[0], embedder, reranker, ws=ws, cfg=cfg)
+    return refs[0]
 
 
 def evaluate_path(

@@ -226,6 +226,18 @@ def _qrels_path(folder: Path, split: str) -> Path:
     return path
 
 
+def suite_files(ref: SuiteRef) -> list[Path]:
+    """The files the loader reads for `ref.split`: BEIR corpus, queries and that split's qrels;
+    CUAD contracts_<split>.jsonl, tasks_<split>.jsonl and every contract file the former names."""
+    folder = ref.path
+    if ref.kind == "beir":
+        return [_first_existing(folder, "corpus.jsonl", "corpus.jsonl.gz"), _first_existing(folder, "queries.jsonl", "queries.jsonl.gz"),
+                _qrels_path(folder, ref.split)]
+    contracts = folder / f"contracts_{ref.split}.jsonl"
+    named = sorted({folder / row["file"] for row in _read_jsonl(contracts) if row.get("text") is None and row.get("file")})
+    return [contracts, folder / f"tasks_{ref.split}.jsonl", *named]
+
+
 def _read_qrels(path: Path) -> dict[str, dict[str, int]]:
     qrels: dict[str, dict[str, int]] = {}
     with open(path, "rb") as fh:

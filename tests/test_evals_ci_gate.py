@@ -58,3 +58,20 @@ def test_current_code_reproduces_the_baseline(baseline_file, current_results):
         assert current.metrics[metric] == pytest.approx(value, abs=TOLERANCE), f"{baseline.key} {metric}"
     # The same numbers must also pass the promotion gate against themselves (sanity of the pairing).
     assert gate(current, baseline, RagloopConfig()).passed
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("baseline_file", BASELINE_FILES, ids=lambda p: p.stem)
+def test_the_loop_uses_a_committed_baseline_only_as_the_same_evaluation(baseline_file, current_results, shared_data):
+    """The training loop takes a committed result as the base model's scores (evals/committed.py):
+    it must be this code's fresh evaluation query by query, not just on average."""
+    from evals.committed import committed_result
+    from evals.runner import single_suite
+
+    (baseline,) = read_results_file(baseline_file)
+    current = current_results[baseline.key]
+    path = next(p for p in ci_suite_paths(Path(shared_data)) if p.name == baseline.suite)
+    used = committed_result(single_suite(path, baseline.split), current.embedder_version, RagloopConfig())
+    assert used is not None, "the default config no longer matches the committed baseline: regenerate it (python -m evals baseline)"
+    for metric, values in current.per_query.items():
+        assert used.per_query[metric] == pytest.approx(values, abs=1e-9), f"{baseline.key} {metric}"
