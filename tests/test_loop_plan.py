@@ -21,8 +21,9 @@ def test_defaults_before_any_measurement_and_the_latest_cycle_after():
     del unfinished["decide"]
     assert not measured_throughput([unfinished]).measured  # a cycle still running measures nothing yet
     tp = measured_throughput([_cycle(10, 150, 60, 100, 300), _cycle(30, 360, 150, 200, 100, 80)])
-    assert tp.measured and tp.agent_s_per_task == 12.0 and tp.harvest_s_per_task == 5.0
-    assert tp.fixed_s == 3.0 + 200 + 20 + 100 + 80 + 0.1
+    # per task over all 40 tasks; the fixed part is the latest cycle's; training rose 100 s over 30 more tasks fed
+    assert tp.measured and tp.agent_s_per_task == 510 / 40 and tp.harvest_s_per_task == 210 / 40
+    assert tp.fixed_s == 3.0 + 200 + 20 + 100 + 80 + 0.1 and tp.train_growth_s_per_task == 100 / 30
     # measured on cycle 1 alone, the fixed part loses what only cycle 1 does (the base's suite scores)
     first = measured_throughput([_cycle(10, 150, 60, 100, 300)])
     assert first.measured and abs(first.fixed_s - (3.0 + 100 + 20 + 300 + 0.1) * 279.0 / 496.0) < 1e-9
@@ -62,7 +63,8 @@ def test_the_first_cycle_is_planned_from_the_probed_llm_speed():
     assert same.agent_s_per_task == REFERENCE_AGENT_S_PER_TASK and not same.measured
     assert abs(faster.agent_s_per_task * 3 - same.agent_s_per_task) < 1e-9 and abs(faster.fixed_s * 3 - same.fixed_s) < 1e-9
     assert abs(faster.later_fixed_s * 3 - same.later_fixed_s) < 1e-9
-    assert plan_tasks(3600, 3, same) == int((3600 * SAFETY - 496.0 - 2 * 279.0) // (3 * (16.0 + 10.3))) == 27
+    # run D's 496 s less the base model's suite scores, committed in the repository since
+    assert plan_tasks(3600, 3, same) == int((3600 * SAFETY - (496.0 - 101.0) - 2 * 279.0) // (3 * (16.0 + 10.3))) == 28
     assert plan_tasks(3600, 3, slower) == 2  # the fixed parts alone outgrow the hour: the minimum
     assert plan_tasks(3600, 3, same) < plan_tasks(3600, 3, faster)
 
@@ -82,7 +84,7 @@ def test_the_first_cycle_is_not_starved_by_its_own_fixed_part():
     later = Throughput(probed.agent_s_per_task, probed.harvest_s_per_task, 279.0 * scale, True)
     for cycles_left in (2, 1):
         tasks = plan_tasks(3573 - spent, cycles_left, later)
-        assert first <= tasks <= first + 5  # as planned, plus what the first cycle's safety margin left
+        assert first <= tasks <= first * 1.4  # as planned, plus what the earlier cycles' safety margins left
         spent += later.fixed_s + tasks * (later.agent_s_per_task + later.harvest_s_per_task)
     assert spent <= 3573
 
@@ -119,3 +121,28 @@ def test_the_cycle_that_will_train_the_first_reranker_keeps_time_for_it():
     assert reranker_extra_s(14, 14 / 43, 20, 30, measured_had_one=False) == 0.0  # 20 more tasks stay under 30 lists
     assert reranker_extra_s(40, 1.0, 57, 30, measured_had_one=True) == 0.0  # an earlier cycle trained one: measured
     assert reranker_extra_s(0, 0.0, 57, 0, measured_had_one=False) == 0.0  # min_lists 0: every cycle has one
+
+
+def test_run_h_replayed_the_third_cycle_plans_for_its_harvest_and_training_growth():
+    """Run H (fresh clone, 2026-12-07, probe 40.1 tokens/s) planned cycle 3 from cycle 2 alone: 19
+    tasks for the 1,430 s left, at 29.0 + 13.9 s a task and 454 s fixed; it took 1,612 s (harvest
+    23.8 s a task, train 192 s against 84) and the loop ended 3.1 minutes late. Its recorded steps
+    replayed through today's rule: harvest over all 21 tasks so far and the train growth give fewer
+    tasks, and those tasks at cycle 3's own measured rates overrun by less than half as much, 77 s
+    (cycle 3's harvest and training still grew more than cycles 1-2 predict). (Replayed on the run that motivated
+    the rule: a check of the arithmetic, not a measurement of the rule.)"""
+    def cycle(tasks, agent, harvest, train, evaluate, probe, one_off_eval, one_off_probe):
+        done = _cycle(tasks, agent, harvest, train, evaluate, probe)
+        done["evaluate"]["one_off_s"], done["probe"]["one_off_s"] = one_off_eval, one_off_probe
+        return done
+
+    c1 = cycle(9, 275, 172, 66, 367, 253, 177, 127)
+    c2 = cycle(12, 348, 167, 84, 194, 161, 0, 0)
+    old_rule = int((1430 * 0.9 - 453.6) // (29.03 + 13.93))
+    assert old_rule == 19
+    tp = measured_throughput([c1, c2])
+    tasks = plan_tasks(1430, 1, tp)
+    assert tasks < old_rule
+    fixed_c3 = 1612 - 541 - 453  # cycle 3's own fixed part (train 192 s)
+    overrun = fixed_c3 + tasks * (541 + 453) / 19 - 1430
+    assert 0 < overrun < (1612 - 1430) / 2

@@ -2,8 +2,9 @@
 
 A cycle costs a fixed part (select, train, reindex, evaluate, probe, decide) plus a part per task
 (the agent answers it, the harvest judges its shown chunks). Both are measured from the finished
-cycles' `loop_steps` rows (the most recent cycle: training grows with the feedback so far, and
-evaluation shrinks as caches fill); before any measurement, conservative defaults below. The
+cycles' `loop_steps` rows (per task: over all their tasks; fixed: the most recent cycle, as
+evaluation shrinks once caches fill, plus the train seconds that grow with the feedback so far);
+before any measurement, the probed reference or conservative defaults below. The
 cycles left get equal numbers of tasks: the next cycle gets the tasks for which its own fixed part,
 the later cycles' fixed parts and all their tasks fit the time left, with a safety margin. (An
 equal share of *time* starved the first cycle, whose fixed part also encodes every suite once:
@@ -38,7 +39,12 @@ DEFAULT_FIXED_S = 600.0
 REFERENCE_PROMPT_TPS = 70.1
 REFERENCE_AGENT_S_PER_TASK = 16.0
 REFERENCE_HARVEST_S_PER_TASK = 10.3
-REFERENCE_FIRST_FIXED_S = 496.0
+RUN_D_FIRST_FIXED_S = 496.0
+# Run D's first fixed part also scored the base model on every suite, which the committed baselines
+# do now (evals/committed.py): 177 s in run H (2026-12-07, probe 40.1 tokens/s), i.e. 101 s at the
+# reference speed, is taken out.
+REFERENCE_BASE_SUITES_S = 101.0
+REFERENCE_FIRST_FIXED_S = RUN_D_FIRST_FIXED_S - REFERENCE_BASE_SUITES_S
 REFERENCE_LATER_FIXED_S = 279.0
 # The first cycle that trains a reranker pays for it in its fixed part, which the cycle before it
 # (the one its plan is measured from) did not. With the cross-encoder (distill) that was 530 s: the
@@ -61,33 +67,47 @@ class Throughput:
     fixed_s: float  # everything but agent and harvest, per cycle (probe included)
     measured: bool
     later_fixed_s: float | None = None  # a later cycle's fixed part when it differs (the probed first cycle's plan)
+    # Train seconds each later cycle adds per task harvested since the measured one: training runs
+    # over all the loop's feedback so far (run H, 2026-12-07: 66 / 84 / 192 s after 9 / 21 / 40 tasks)
+    train_growth_s_per_task: float = 0.0
 
     def to_dict(self) -> dict:
         return {k: round(v, 2) if isinstance(v, float) else v for k, v in asdict(self).items()}
 
 
 def measured_throughput(cycles: list[dict[str, dict]]) -> Throughput:
-    """From finished cycles' step payloads ({step: payload}; cycles[0] is cycle 1), the latest cycle
-    with agent tasks. Cycle 1's fixed part also scored the champion (the base) on every suite and
-    ran the champion's probe tasks, which no later cycle repeats: planned from its raw 657 s, a
-    2026-12-07 run gave its cycle 2 ten tasks where the rule allowed about eighteen. The evaluate
-    and probe payloads record those seconds (`one_off_s`) and they are left out; a cycle 1 written
-    before they were recorded is scaled by the reference's later/first ratio (279 / 496 s)."""
-    for index in reversed(range(len(cycles))):
-        done = cycles[index]
-        agent, harvest = done.get("agent", {}), done.get("harvest", {})
-        tasks = agent.get("tasks_now") or agent.get("tasks") or 0
-        if not tasks or "decide" not in done:
-            continue
-        seconds = {step: float(p.get("seconds", 0.0)) for step, p in done.items()}
-        fixed = sum(s for step, s in seconds.items() if step not in ("agent", "harvest"))
-        one_off = [done.get(step, {}).get("one_off_s") for step in ("evaluate", "probe")]
-        if any(s is not None for s in one_off):
-            fixed -= sum(s or 0.0 for s in one_off)
-        elif index == 0:
-            fixed *= REFERENCE_LATER_FIXED_S / REFERENCE_FIRST_FIXED_S
-        return Throughput(seconds.get("agent", 0.0) / tasks, seconds.get("harvest", 0.0) / tasks, fixed, True)
-    return Throughput(DEFAULT_AGENT_S_PER_TASK, DEFAULT_HARVEST_S_PER_TASK, DEFAULT_FIXED_S, False)
+    """From finished cycles' step payloads ({step: payload}; cycles[0] is cycle 1). Per task: agent
+    and harvest seconds over all finished cycles' tasks (one cycle's tasks vary too much: run H's
+    harvest took 19.1 / 13.9 / 23.8 s a task, with 4.3 / 3.3 / 5.7 judged chunks each, and planning
+    cycle 3 from cycle 2 alone overran the hour by 3 minutes). Fixed part: the latest cycle's.
+    Cycle 1's fixed part also scored the champion (the base) on every suite and ran the champion's
+    probe tasks, which no later cycle repeats: planned from its raw 657 s, a 2026-12-07 run gave its
+    cycle 2 ten tasks where the rule allowed about eighteen. The evaluate and probe payloads record
+    those seconds (`one_off_s`) and they are left out; a cycle 1 written before they were recorded
+    is scaled by the reference's later/first ratio (279 / 496 s). Train growth: the rise of train
+    seconds per task fed between the first and the latest finished cycle (0 from one cycle)."""
+    finished = [(i, c) for i, c in enumerate(cycles) if "decide" in c and _tasks(c)]
+    if not finished:
+        return Throughput(DEFAULT_AGENT_S_PER_TASK, DEFAULT_HARVEST_S_PER_TASK, DEFAULT_FIXED_S, False)
+    index, done = finished[-1]
+    seconds = {step: float(p.get("seconds", 0.0)) for step, p in done.items()}
+    fixed = sum(s for step, s in seconds.items() if step not in ("agent", "harvest"))
+    one_off = [done.get(step, {}).get("one_off_s") for step in ("evaluate", "probe")]
+    if any(s is not None for s in one_off):
+        fixed -= sum(s or 0.0 for s in one_off)
+    elif index == 0:
+        fixed *= REFERENCE_LATER_FIXED_S / RUN_D_FIRST_FIXED_S
+    tasks = sum(_tasks(c) for _, c in finished)
+    agent, harvest = (sum(float(c.get(step, {}).get("seconds", 0.0)) for _, c in finished) for step in ("agent", "harvest"))
+    fed = [sum(_tasks(c) for c in cycles[: i + 1]) for i, _ in finished]  # tasks harvested by each finished cycle's training
+    train = [float(c.get("train", {}).get("seconds", 0.0)) for _, c in finished]
+    growth = max(0.0, (train[-1] - train[0]) / (fed[-1] - fed[0])) if fed[-1] > fed[0] else 0.0
+    return Throughput(agent / tasks, harvest / tasks, fixed, True, train_growth_s_per_task=growth)
+
+
+def _tasks(cycle: dict[str, dict]) -> int:
+    agent = cycle.get("agent", {})
+    return int(agent.get("tasks_now") or agent.get("tasks") or 0)
 
 
 def probed_throughput(prompt_tps: float) -> Throughput:
@@ -103,12 +123,14 @@ def probed_throughput(prompt_tps: float) -> Throughput:
 def plan_tasks(seconds_left: float, cycles_left: int, throughput: Throughput, extra_fixed_s: float = 0.0) -> int:
     """Tasks for the next cycle, the same number as each later one, so the remaining cycles fit in
     `seconds_left`: (0.9 x left - fixed - (cycles left - 1) x later fixed - extra) / (cycles left x
-    s per task). `extra_fixed_s`: fixed cost this cycle has and the measured one did not
+    s per task), s per task including the train growth. `extra_fixed_s`: fixed cost this cycle has and the measured one did not
     (`reranker_extra_s`); later cycles' fixed part is the measured one unless the throughput says
     otherwise (`later_fixed_s`: the probed first cycle, which alone encodes every suite)."""
     cycles = max(cycles_left, 1)
     later = throughput.fixed_s if throughput.later_fixed_s is None else throughput.later_fixed_s
-    per_task = max(throughput.agent_s_per_task + throughput.harvest_s_per_task, 0.1)
+    # the j-th cycle from now trains on j x tasks more than the measured one: growth x tasks x
+    # (1 + .. + cycles) in all, (cycles + 1) / 2 x growth per task per cycle
+    per_task = max(throughput.agent_s_per_task + throughput.harvest_s_per_task + throughput.train_growth_s_per_task * (cycles + 1) / 2, 0.1)
     room = max(seconds_left, 0.0) * SAFETY - throughput.fixed_s - (cycles - 1) * later - extra_fixed_s
     tasks = int(room // (cycles * per_task))
     return max(MIN_TASKS, min(MAX_TASKS, tasks))
