@@ -146,3 +146,24 @@ def test_run_h_replayed_the_third_cycle_plans_for_its_harvest_and_training_growt
     fixed_c3 = 1612 - 541 - 453  # cycle 3's own fixed part (train 192 s)
     overrun = fixed_c3 + tasks * (541 + 453) / 19 - 1430
     assert 0 < overrun < (1612 - 1430) / 2
+
+
+def test_run_i_replayed_a_cycle_that_rejected_everything_does_not_set_the_fixed_part():
+    """Run I (fresh clone daf1806, 2026-12-07, probe 49.1 tokens/s): cycle 2 rejected its embedder
+    at dev, so it scored no law task and ran no probe: 297 s fixed against cycle 1's 419 (less its
+    one-off probe half). Planned from cycle 2's fixed part, cycle 3 got 20 tasks for 1,430 s and
+    took 1,650 (probe 134 s, harvest 24.5 s a task). The largest fixed part, at the latest training
+    size, plans fewer. (Replayed on the run that motivated the rule: arithmetic, not a measurement.)"""
+    def steps(select, agent, harvest, train, reindex, evaluate, probe, tasks, eval_once, probe_once):
+        return {"select": {"seconds": select}, "agent": {"tasks_now": tasks, "seconds": agent}, "harvest": {"seconds": harvest},
+                "train": {"seconds": train}, "reindex": {"seconds": reindex}, "evaluate": {"seconds": evaluate, "one_off_s": eval_once},
+                "probe": {"seconds": probe, "one_off_s": probe_once}, "decide": {"seconds": 0.0}}
+
+    c1 = steps(22, 503, 281, 81, 11, 187, 245, 16, 0.11, 126.29)
+    c2 = steps(13, 312, 202, 111, 19, 154, 0, 12, 0.0, None)
+    tp = measured_throughput([c1, c2])
+    growth = (111 - 81) / 12
+    assert tp.train_growth_s_per_task == growth
+    assert tp.fixed_s == pytest.approx((22 + 81 + 11 + 187 + 245 - 0.11 - 126.29) + growth * 12)  # cycle 1's, at cycle 2's training size
+    tasks = plan_tasks(1430, 1, tp)
+    assert tasks == 17 < 20

@@ -79,7 +79,10 @@ def measured_throughput(cycles: list[dict[str, dict]]) -> Throughput:
     """From finished cycles' step payloads ({step: payload}; cycles[0] is cycle 1). Per task: agent
     and harvest seconds over all finished cycles' tasks (one cycle's tasks vary too much: run H's
     harvest took 19.1 / 13.9 / 23.8 s a task, with 4.3 / 3.3 / 5.7 judged chunks each, and planning
-    cycle 3 from cycle 2 alone overran the hour by 3 minutes). Fixed part: the latest cycle's.
+    cycle 3 from cycle 2 alone overran the hour by 3 minutes). Fixed part: the largest of the
+    finished cycles', each brought to the latest cycle's training size by the train growth: a cycle
+    that rejects everything at dev scores no law task and runs no probe (run I, 2026-12-07: 297 s
+    fixed in cycle 2 against 419 in cycle 1; planned from cycle 2, cycle 3 took 1,650 s of 1,430).
     Cycle 1's fixed part also scored the champion (the base) on every suite and ran the champion's
     probe tasks, which no later cycle repeats: planned from its raw 657 s, a 2026-12-07 run gave its
     cycle 2 ten tasks where the rule allowed about eighteen. The evaluate and probe payloads record
@@ -89,20 +92,23 @@ def measured_throughput(cycles: list[dict[str, dict]]) -> Throughput:
     finished = [(i, c) for i, c in enumerate(cycles) if "decide" in c and _tasks(c)]
     if not finished:
         return Throughput(DEFAULT_AGENT_S_PER_TASK, DEFAULT_HARVEST_S_PER_TASK, DEFAULT_FIXED_S, False)
-    index, done = finished[-1]
-    seconds = {step: float(p.get("seconds", 0.0)) for step, p in done.items()}
-    fixed = sum(s for step, s in seconds.items() if step not in ("agent", "harvest"))
-    one_off = [done.get(step, {}).get("one_off_s") for step in ("evaluate", "probe")]
-    if any(s is not None for s in one_off):
-        fixed -= sum(s or 0.0 for s in one_off)
-    elif index == 0:
-        fixed *= REFERENCE_LATER_FIXED_S / RUN_D_FIRST_FIXED_S
     tasks = sum(_tasks(c) for _, c in finished)
     agent, harvest = (sum(float(c.get(step, {}).get("seconds", 0.0)) for _, c in finished) for step in ("agent", "harvest"))
     fed = [sum(_tasks(c) for c in cycles[: i + 1]) for i, _ in finished]  # tasks harvested by each finished cycle's training
     train = [float(c.get("train", {}).get("seconds", 0.0)) for _, c in finished]
     growth = max(0.0, (train[-1] - train[0]) / (fed[-1] - fed[0])) if fed[-1] > fed[0] else 0.0
+    # each cycle's fixed part as if it had trained on the latest cycle's feedback
+    fixed = max(_fixed_s(i, c) + growth * (fed[-1] - f) for (i, c), f in zip(finished, fed))
     return Throughput(agent / tasks, harvest / tasks, fixed, True, train_growth_s_per_task=growth)
+
+
+def _fixed_s(index: int, done: dict[str, dict]) -> float:
+    """A finished cycle's seconds outside agent and harvest, less what it paid only once."""
+    fixed = sum(float(p.get("seconds", 0.0)) for step, p in done.items() if step not in ("agent", "harvest"))
+    one_off = [done.get(step, {}).get("one_off_s") for step in ("evaluate", "probe")]
+    if any(s is not None for s in one_off):
+        return fixed - sum(s or 0.0 for s in one_off)
+    return fixed * REFERENCE_LATER_FIXED_S / RUN_D_FIRST_FIXED_S if index == 0 else fixed
 
 
 def _tasks(cycle: dict[str, dict]) -> int:
