@@ -51,7 +51,7 @@ def committed_result(ref: SuiteRef, embedder_version: str, cfg, folder: Path = B
     """The committed base-model result for `ref` when it is the evaluation `cfg` would run with the
     embedder `embedder_version` and no reranker, else None (then evaluate)."""
     path = folder / f"{ref.name}_{ref.split}.json"
-    if not path.is_file():
+    if not path.is_file() or embedder_version not in path.read_text():  # a trained candidate: no need to fingerprint
         return None
     try:
         (result,) = read_results_file(path)

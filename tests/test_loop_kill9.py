@@ -55,7 +55,7 @@ elif stage == "train":
     registry.register_candidate = die(registry.register_candidate, before=True)
 elif stage == "evaluate":
     import evals.runner
-    evals.runner.evaluate_suite = die(evals.runner.evaluate_suite, before=True, at=2)  # the first result is stored
+    evals.runner.evaluate_ref = die(evals.runner.evaluate_ref, before=True, at=2)  # the first result is stored
 TrainingLoop(Workspace.open(ws_root, overrides=overrides), llm=llm, progress=False).run(1)
 '''
 
