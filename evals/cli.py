@@ -151,8 +151,7 @@ def baseline(
     _setup_logging(False)
     from evals.committed import stamp
     from evals.results import dump_results
-    from evals.runner import evaluate_ref
-    from evals.suites import discover
+    from evals.runner import evaluate_path
     from rag_agent.config import RagloopConfig
 
     cfg = RagloopConfig().apply_overrides(overrides)
@@ -162,7 +161,7 @@ def baseline(
     for path in [suite] if suite else ci_suite_paths(Path(cfg.data_dir)):
         # stamped with the suite files' fingerprint and the eval settings: the training loop then
         # uses a committed result as the base model's scores only when it is the same evaluation
-        results += [stamp(evaluate_ref(ref, cfg.models.embedder, cfg.models.reranker, ws=ws, cfg=cfg), ref, cfg) for ref in discover(path, None)]
+        results += [stamp(r, cfg) for r in evaluate_path(path, None, cfg.models.embedder, cfg.models.reranker, ws=ws, cfg=cfg)]
     out.mkdir(parents=True, exist_ok=True)
     for result in results:
         result.seconds = 0.0  # keep the committed files free of machine-dependent noise

@@ -41,8 +41,12 @@ def suite_fingerprint(ref: SuiteRef) -> str:
     return digest.hexdigest()[:24]
 
 
-def stamp(result: SuiteResult, ref: SuiteRef, cfg) -> SuiteResult:
-    """Record in `result.details` what a committed copy must match (`evals baseline` writes these)."""
+def stamp(result: SuiteResult, cfg) -> SuiteResult:
+    """Record in `result.details` what a committed copy must match (`evals baseline` writes these);
+    the suite is the one at `result.suite_path`."""
+    from evals.runner import single_suite
+
+    ref = single_suite(result.suite_path, result.split)
     result.details = result.details | {"suite_fingerprint": suite_fingerprint(ref), "eval_settings": eval_settings(cfg, result.reranker_version is not None)}
     return result
 
@@ -51,17 +55,19 @@ def committed_result(ref: SuiteRef, embedder_version: str, cfg, folder: Path = B
     """The committed base-model result for `ref` when it is the evaluation `cfg` would run with the
     embedder `embedder_version` and no reranker, else None (then evaluate)."""
     path = folder / f"{ref.name}_{ref.split}.json"
-    if not path.is_file() or embedder_version not in path.read_text():  # a trained candidate: no need to fingerprint
+    if not path.is_file():
         return None
     try:
         (result,) = read_results_file(path)
     except (DataError, ValueError):
         log.warning("unreadable committed baseline %s: evaluating afresh", path)
         return None
-    wanted = {"embedder_version": embedder_version, "reranker_version": None, "suite_fingerprint": suite_fingerprint(ref),
-              "eval_settings": eval_settings(cfg, False), "chunking": cfg.chunking.model_dump() if ref.kind == "cuad" else None}
-    found = {"embedder_version": result.embedder_version, "reranker_version": result.reranker_version, "chunking": result.chunking,
-             "suite_fingerprint": result.details.get("suite_fingerprint"), "eval_settings": result.details.get("eval_settings")}
+    if (result.embedder_version, result.reranker_version) != (embedder_version, None):
+        return None  # another model (every trained candidate): no need to fingerprint the suite
+    wanted = {"suite_fingerprint": suite_fingerprint(ref), "eval_settings": eval_settings(cfg, False),
+              "chunking": cfg.chunking.model_dump() if ref.kind == "cuad" else None}
+    found = {"suite_fingerprint": result.details.get("suite_fingerprint"), "eval_settings": result.details.get("eval_settings"),
+             "chunking": result.chunking}
     differs = [name for name in wanted if wanted[name] != found[name]]
     if differs:
         log.debug("committed baseline %s not used: %s differ", path.name, ", ".join(differs))

@@ -29,10 +29,11 @@ def beir_suite(tmp_path):
 @pytest.fixture()
 def committed(tmp_path, beir_suite):
     """A baseline folder holding one stamped result for `beir_suite`, as `evals baseline` writes it."""
-    result = SuiteResult("tiny_law", "test", {"ndcg@10": 0.5}, {"ndcg@10": {"q1": 0.5}}, n_queries=1, embedder_version=VERSION)
+    result = SuiteResult("tiny_law", "test", {"ndcg@10": 0.5}, {"ndcg@10": {"q1": 0.5}}, n_queries=1, embedder_version=VERSION,
+                         suite_path=str(beir_suite.path))
     folder = tmp_path / "baselines"
     folder.mkdir()
-    (folder / "tiny_law_test.json").write_text(dump_results([stamp(result, beir_suite, RagloopConfig())]))
+    (folder / "tiny_law_test.json").write_text(dump_results([stamp(result, RagloopConfig())]))
     return folder
 
 

@@ -118,8 +118,9 @@ class PipelineResults:
     def key(self, embedder: str, reranker: str | None, suite: Path, split: str | None) -> str:
         from evals.committed import eval_settings
 
-        settings = {"embedder": str(embedder), "reranker": str(reranker or "none"), "suite": str(suite), "split": split,
-                    "chunking": self.cfg.chunking.model_dump()} | eval_settings(self.cfg, reranker not in (None, "none"))
+        emb, rr = pipeline_id(embedder, reranker)
+        settings = {"embedder": emb, "reranker": rr, "suite": str(suite), "split": split,
+                    "chunking": self.cfg.chunking.model_dump()} | eval_settings(self.cfg, rr != "none")
         return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:24]
 
     def get(self, embedder: str, reranker: str | None, suite: Path, split: str | None) -> SuiteResult:
@@ -135,11 +136,11 @@ class PipelineResults:
         started = time.perf_counter()
         emb, rr = self._models(embedder, reranker)
         ref = single_suite(suite, split)
+        pipeline = pipeline_id(embedder, reranker)
         result = committed_result(ref, emb.version, self.cfg) if rr is None else None  # the base model: scored in the repository
         if result is None:
             result = evaluate_ref(ref, emb, rr, ws=self.ws, cfg=self.cfg)
-            self.computed.append(f"{Path(str(suite)).name}:{Path(str(embedder)).name}+{Path(str(reranker or 'none')).name}")
-        pipeline = pipeline_id(embedder, reranker)
+            self.computed.append(f"{Path(str(suite)).name}:{Path(pipeline[0]).name}+{Path(pipeline[1]).name}")
         self.seconds[pipeline] = self.seconds.get(pipeline, 0.0) + time.perf_counter() - started
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
