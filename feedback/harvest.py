@@ -223,20 +223,10 @@ class Harvester:
         return TaskProducts(labels, new_cache, pairs, rewards, self._negatives(trace, grades, texts))
 
     def _to_judge(self, trace: TaskTrace, texts: dict) -> list[str]:
-        """Top judge depth of every served ranking, the chunks each attempt showed (after a rewrite
-        they need not be its top ranks: agent.rewrite_shows_new), and everything cited or ignored,
-        in first-seen order."""
-        order: list[str] = []
-        for attempt, stage in trace.served_rankings():
-            ranking = trace.ranking(attempt, stage)
-            order += [r.chunk_id for r in ranking[: self.judge_settings.depth]] + [r.chunk_id for r in ranking if r.shown]
-        order += list(trace.cited) + list(trace.ignored)
-        return [c for c in dict.fromkeys(order) if c in texts]
+        return [c for c in chunks_to_judge(trace, self.judge_settings.depth) if c in texts]
 
     def _verified_absent(self, trace: TaskTrace) -> bool:
-        """The checked answer says the clause is absent and such tasks are not judged
-        (`feedback.judge_absent_clauses`): every chunk to judge is a verified negative."""
-        return not self.cfg.judge_absent_clauses and trace.clause_exists() is False
+        return verified_absent(trace, self.cfg)
 
     def _labels(self, trace: TaskTrace, texts: dict) -> tuple[list[LabelRow], list[tuple[str, Label]]]:
         chunk_ids = self._to_judge(trace, texts)
@@ -420,4 +410,28 @@ def verified_yes_chunk(trace: TaskTrace, judged: dict[str, Label]) -> str | None
         return None
     scored = [(label.score, chunk_id) for chunk_id, label in judged.items() if chunk_id in trace.cited and label.score is not None]
     return max(scored)[1] if scored else None
+
+
+def chunks_to_judge(trace: TaskTrace, depth: int) -> list[str]:
+    """Top `depth` of every served ranking, the chunks each attempt showed (after a rewrite they
+    need not be its top ranks: agent.rewrite_shows_new), and everything cited or ignored, in
+    first-seen order."""
+    order: list[str] = []
+    for attempt, stage in trace.served_rankings():
+        ranking = trace.ranking(attempt, stage)
+        order += [r.chunk_id for r in ranking[:depth]] + [r.chunk_id for r in ranking if r.shown]
+    order += list(trace.cited) + list(trace.ignored)
+    return list(dict.fromkeys(order))
+
+
+def verified_absent(trace: TaskTrace, feedback_cfg) -> bool:
+    """The checked answer says the clause is absent and such tasks are not judged
+    (`feedback.judge_absent_clauses`): every chunk to judge is a verified negative."""
+    return not feedback_cfg.judge_absent_clauses and trace.clause_exists() is False
+
+
+def judgments_needed(trace: TaskTrace, feedback_cfg) -> int:
+    """(question, chunk) judgments the harvest will ask of the LLM judge for this finished task
+    before its cache is consulted (training/loop_deadline.py prices a cycle's harvest with it)."""
+    return 0 if verified_absent(trace, feedback_cfg) else len(chunks_to_judge(trace, feedback_cfg.judge.depth))
 

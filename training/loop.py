@@ -18,7 +18,8 @@ evals/promotion.py, decides, the steps apply its decision):
 
 With a deadline (`training loop --minutes M`), each cycle's task count is planned from measured
 throughput (training/loop_plan.py) and recorded in its `select` payload, so a resumed cycle keeps
-its plan.
+its plan; inside the cycle the agent stage stops starting tasks once the harvest they owe would
+carry the cycle past its share of the time (training/loop_deadline.py).
 """
 
 from __future__ import annotations
@@ -95,7 +96,7 @@ class TrainingLoop:
         `deadline` (time.time() seconds): size each cycle's tasks so the run ends by then."""
         rows = []
         for cycle in range(1, cycles + 1):
-            rows.append(self.run_cycle(cycle, self._plan(cycle, cycles, deadline)))
+            rows.append(self.run_cycle(cycle, self._plan(cycle, cycles, deadline), deadline))
             if on_cycle:
                 on_cycle(rows[-1])
         return rows
@@ -132,10 +133,10 @@ class TrainingLoop:
         lists, _ = load_scored_lists_from_workspace(self.ws, steps.loop_run_ids(cycle - 1))
         return reranker_extra_s(len(lists), len(lists) / done_tasks, tasks, needed, measured_had_one=False)
 
-    def run_cycle(self, cycle: int, plan: tuple[int, dict] | None = None) -> CycleRow:
+    def run_cycle(self, cycle: int, plan: tuple[int, dict] | None = None, deadline: float | None = None) -> CycleRow:
         done = self.done_steps(cycle)
         context = steps.StepContext(ws=self.ws, cycle=cycle, results=done, llm_holder=self, progress=self.progress,
-                                    planned_tasks=plan[0] if plan else None, plan=plan[1] if plan else None)
+                                    planned_tasks=plan[0] if plan else None, plan=plan[1] if plan else None, deadline=deadline)
         for name in STEPS:
             if name in done:
                 continue

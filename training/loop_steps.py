@@ -29,6 +29,7 @@ class StepContext:
     progress: bool = True
     planned_tasks: int | None = None  # `--minutes`: tasks this cycle can afford (training/loop_plan.py)
     plan: dict | None = None  # the throughput the plan used, recorded with the selection
+    deadline: float | None = None  # `--minutes`: time.time() by which the loop should end
 
     @property
     def cfg(self):
@@ -121,15 +122,26 @@ def stop_on_outage(summary, run_id: str) -> None:
 def step_agent(ctx: StepContext) -> dict:
     from rag_agent.graph.runner import run_tasks
 
-    tasks = _tasks(ctx, ctx.results["select"]["task_ids"])
+    from training.loop_deadline import cycle_clock, task_judgments
+
+    select = ctx.results["select"]
+    tasks = _tasks(ctx, select["task_ids"])
+    clock = cycle_clock(ctx.ws, ctx.cycle, ctx.run_id, select, ctx.deadline)
     with task_bar(f"cycle {ctx.cycle}: agent tasks", ctx.progress) as (on_start, on_task):
+        def finished(result) -> None:
+            if clock is not None and result.status in ("done", "failed"):
+                clock.finished(task_judgments(ctx.ws, ctx.run_id, result.task_id))
+            if on_task:
+                on_task(result)
+
         summary = run_tasks(champion_ws(ctx.ws), tasks, ctx.run_id, llm=ctx.llm_holder.get_llm(), workers=ctx.cfg.agent.workers,
-                            progress=on_task, on_start=on_start)
+                            progress=finished, on_start=on_start, may_start=clock.may_start if clock else None)
     stop_on_outage(summary, ctx.run_id)
     return {
         "run_id": ctx.run_id,
         "tasks": summary.tasks,
         "tasks_now": summary.tasks - summary.skipped_now,  # run by this invocation (the seconds measured)
+        "stopped_for_deadline": summary.stopped,  # selected tasks left unstarted (training/loop_deadline.py)
         "failed": summary.failed,
         "success_rate": summary.success_rate,
         "seconds_per_task": summary.seconds_per_task,

@@ -39,7 +39,7 @@ Checker = Callable[[str | None, str, str], object]  # (answer_type, predicted, g
 @dataclass
 class TaskResult:
     task_id: str
-    status: str  # 'done' | 'failed' | 'skipped' (already in the run) | 'unreachable' (not committed; retried on resume)
+    status: str  # 'done' | 'failed' | 'skipped' (already in the run) | 'unreachable' (not committed; retried on resume) | 'stopped' (not started: `may_start`)
     error: str | None = None
     answer: str = ""
     citations: list[dict] = field(default_factory=list)  # {"n", "ref", "doc_id", "text"}
@@ -66,6 +66,7 @@ class RunSummary:
     problems: list[str] = field(default_factory=list)  # malformed task-file lines
     unreachable: int = 0  # tasks of this invocation left pending because the LLM was unreachable
     not_started: int = 0  # tasks left pending because the run stopped on an outage
+    stopped: int = 0  # tasks `may_start` refused (a deadline): not run, and not pending either
     outage: str | None = None  # why the run stopped early (None: it did not)
 
     @property
@@ -171,8 +172,9 @@ def execute_task(graph, deps: AgentDeps, store: TraceStore, run_id: str, task: T
 def run_tasks(ws, tasks: Iterable[Task] | str | Path, run_id: str, llm=None, retriever=None, web=None, workers: int = 1,
               limit: int | None = None, *, checker: Checker | None = None, store: TraceStore | None = None,
               progress: Callable[[TaskResult], None] | None = None, seed: int | None = None,
-              on_start: Callable[[int], None] | None = None) -> RunSummary:
-    """Run `tasks` (a list or a JSONL path) under `run_id`, skipping tasks the run already has."""
+              on_start: Callable[[int], None] | None = None, may_start: Callable[[], bool] | None = None) -> RunSummary:
+    """Run `tasks` (a list or a JSONL path) under `run_id`, skipping tasks the run already has.
+    `may_start`, asked before each task, can stop the run early (training/loop_deadline.py)."""
     problems: list[str] = []
     tasks_file = ""
     if isinstance(tasks, (str, Path)):
@@ -201,6 +203,8 @@ def run_tasks(ws, tasks: Iterable[Task] | str | Path, run_id: str, llm=None, ret
         def one(task: Task) -> TaskResult | None:
             if breaker.tripped:
                 return None  # the LLM is down: leave the task pending instead of paying its retries
+            if may_start is not None and not may_start():
+                return TaskResult(task_id=task.id, status="stopped")
             result = execute_task(graph, deps, store, run_id, task, checker, doc_ids)
             breaker.observe(result)
             if progress:
@@ -215,6 +219,7 @@ def run_tasks(ws, tasks: Iterable[Task] | str | Path, run_id: str, llm=None, ret
         summary = summarize(store, run_id, skipped_now=len(tasks) - len(pending), problems=problems)
         summary.unreachable = sum(1 for r in results if r is not None and r.status == "unreachable")
         summary.not_started = sum(1 for r in results if r is None)
+        summary.stopped = sum(1 for r in results if r is not None and r.status == "stopped")
         summary.outage = breaker.reason
         return summary
     finally:
