@@ -121,7 +121,6 @@ def stop_on_outage(summary, run_id: str) -> None:
 # ---- agent: the champions answer the cycle's tasks; traces under run id loop-<cycle> --------------
 def step_agent(ctx: StepContext) -> dict:
     from rag_agent.graph.runner import run_tasks
-
     from training.loop_deadline import cycle_clock, task_judgments
 
     select = ctx.results["select"]
