@@ -9,6 +9,7 @@ import time
 import pytest
 
 from tests.fakes import FakeRetriever, FakeWeb, ScriptedLLM, add_fake_documents
+from tests.test_loop_plan import run_i_cycles_1_2
 from training.loop_deadline import CycleClock, cycle_clock
 from training.loop_plan import SAFETY, Throughput, measured_throughput, plan_tasks
 
@@ -54,14 +55,7 @@ def test_run_i_replayed_cycle_3_stops_where_its_harvest_would_have_run_late():
     plan and the clock from cycles 1-2: the clock starts 16 tasks and the cycle, at cycle 3's own
     rates, ends within 20 s of its deadline. (Replayed on the run that motivated the rule:
     arithmetic, not a measurement.)"""
-    def steps(select, agent, harvest, train, reindex, evaluate, probe, tasks, eval_once, probe_once, calls):
-        return {"select": {"seconds": select}, "agent": {"tasks_now": tasks, "seconds": agent},
-                "harvest": {"seconds": harvest, "judge_calls": calls}, "train": {"seconds": train}, "reindex": {"seconds": reindex},
-                "evaluate": {"seconds": evaluate, "one_off_s": eval_once}, "probe": {"seconds": probe, "one_off_s": probe_once},
-                "decide": {"seconds": 0.0}}
-
-    tp = measured_throughput([steps(22, 503, 281, 81, 11, 187, 245, 16, 0.11, 126.29, 79),
-                              steps(13, 312, 202, 111, 19, 154, 0, 12, 0.0, None, 46)])
+    tp = measured_throughput(run_i_cycles_1_2())
     assert tp.harvest_s_per_judgment == pytest.approx(202 / 46)  # the dearer cycle's
     seconds = [27.0, 22.9, 22.7, 21.7, 24.7, 26.5, 37.9, 24.1, 19.8, 52.2, 23.9, 19.8, 26.6, 22.7, 50.9, 27.8, 31.7, 24.3, 23.4, 42.6]
     judgments = [6, 5, 6, 6, 7, 6, 7, 6, 7, 0, 6, 0, 6, 7, 0, 5, 0, 6, 5, 11]

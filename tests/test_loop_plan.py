@@ -15,6 +15,18 @@ def _cycle(tasks: int, agent: float, harvest: float, train: float, evaluate: flo
             "decide": {"seconds": 0.1}}
 
 
+def run_i_cycles_1_2() -> list[dict]:
+    """Run I's recorded step payloads (fresh clone daf1806, 2026-12-07, probe 49.1 tokens/s) for
+    the two cycles cycle 3 was planned from."""
+    def steps(select, agent, harvest, train, reindex, evaluate, probe, tasks, eval_once, probe_once, judge_calls):
+        return {"select": {"seconds": select}, "agent": {"tasks_now": tasks, "seconds": agent},
+                "harvest": {"seconds": harvest, "judge_calls": judge_calls}, "train": {"seconds": train}, "reindex": {"seconds": reindex},
+                "evaluate": {"seconds": evaluate, "one_off_s": eval_once}, "probe": {"seconds": probe, "one_off_s": probe_once},
+                "decide": {"seconds": 0.0}}
+
+    return [steps(22, 503, 281, 81, 11, 187, 245, 16, 0.11, 126.29, 79), steps(13, 312, 202, 111, 19, 154, 0, 12, 0.0, None, 46)]
+
+
 def test_defaults_before_any_measurement_and_the_latest_cycle_after():
     assert not measured_throughput([]).measured and measured_throughput([]).agent_s_per_task == DEFAULT_AGENT_S_PER_TASK
     unfinished = _cycle(10, 120, 50, 100, 200)
@@ -161,14 +173,7 @@ def test_run_i_replayed_a_cycle_that_rejected_everything_does_not_set_the_fixed_
     one-off probe half). Planned from cycle 2's fixed part, cycle 3 got 20 tasks for 1,430 s and
     took 1,650 (probe 134 s, harvest 24.5 s a task). The largest fixed part, at the latest training
     size, plans fewer. (Replayed on the run that motivated the rule: arithmetic, not a measurement.)"""
-    def steps(select, agent, harvest, train, reindex, evaluate, probe, tasks, eval_once, probe_once):
-        return {"select": {"seconds": select}, "agent": {"tasks_now": tasks, "seconds": agent}, "harvest": {"seconds": harvest},
-                "train": {"seconds": train}, "reindex": {"seconds": reindex}, "evaluate": {"seconds": evaluate, "one_off_s": eval_once},
-                "probe": {"seconds": probe, "one_off_s": probe_once}, "decide": {"seconds": 0.0}}
-
-    c1 = steps(22, 503, 281, 81, 11, 187, 245, 16, 0.11, 126.29)
-    c2 = steps(13, 312, 202, 111, 19, 154, 0, 12, 0.0, None)
-    tp = measured_throughput([c1, c2])
+    tp = measured_throughput(run_i_cycles_1_2())
     growth = 111 / 28  # train seconds per task fed (cycle 3 then took 200 s for 48: 4.2)
     assert tp.train_growth_s_per_task == growth
     assert tp.fixed_s == pytest.approx((22 + 11 + 187 + 245 - 0.11 - 126.29) + 111)  # cycle 1's, with cycle 2's training

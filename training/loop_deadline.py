@@ -54,10 +54,13 @@ class CycleClock:
                    s_per_judgment=tp.harvest_s_per_judgment, fixed_s=tp.fixed_s + float(plan.get("reranker_s") or 0.0),
                    growth_s_per_task=tp.train_growth_s_per_task)
 
+    def later_steps_s(self) -> float:
+        """The steps after the harvest, with one more task's feedback to train on."""
+        return self.fixed_s + self.growth_s_per_task * (self.tasks_done + 1)
+
     def projected_end(self, now: float) -> float:
         """When the cycle would end if one more task were started now."""
-        later_steps = self.fixed_s + self.growth_s_per_task * (self.tasks_done + 1)
-        return now + self.next_task_s + self.judgments * self.s_per_judgment + later_steps / SAFETY
+        return now + self.next_task_s + self.judgments * self.s_per_judgment + self.later_steps_s() / SAFETY
 
     def may_start(self, now: float | None = None) -> bool:
         now = time.time() if now is None else now
@@ -69,26 +72,29 @@ class CycleClock:
                 log.info("cycle %d: no more agent tasks after %d: one more would end the cycle %.0f s past its share of the "
                          "deadline (%d judgments owed to the harvest at %.1f s, %.0f s of later steps)", self.cycle,
                          self.tasks_done, self.projected_end(now) - self.cycle_end, self.judgments, self.s_per_judgment,
-                         self.fixed_s + self.growth_s_per_task * (self.tasks_done + 1))
+                         self.later_steps_s())
             return False
 
-    def finished(self, judgments: int) -> None:
-        """A task finished; the harvest will owe it `judgments` judgments."""
+    def finished(self, judgments: int, tasks: int = 1) -> None:
+        """`tasks` finished; the harvest will owe them `judgments` judgments."""
         with self._lock:
-            self.tasks_done += 1
+            self.tasks_done += tasks
             self.judgments += judgments
 
 
-def task_judgments(ws, run_id: str, task_id: str) -> int:
-    """Judgments the harvest will make for a finished task (0 for a trace it will skip)."""
+def task_judgments(ws, run_id: str, task_ids: list[str]) -> int:
+    """Judgments the harvest will make for these finished tasks (0 for a trace it will skip)."""
     from feedback.harvest import judgments_needed
     from feedback.traces import MalformedTrace, load_task
 
+    owed = 0
     with ws.db() as con:
-        try:
-            return judgments_needed(load_task(con, run_id, task_id), ws.config.feedback)
-        except MalformedTrace:
-            return 0
+        for task_id in task_ids:
+            try:
+                owed += judgments_needed(load_task(con, run_id, task_id), ws.config.feedback)
+            except MalformedTrace:
+                pass
+    return owed
 
 
 def cycle_clock(ws, cycle: int, run_id: str, select: dict, deadline: float | None) -> CycleClock | None:
@@ -100,6 +106,5 @@ def cycle_clock(ws, cycle: int, run_id: str, select: dict, deadline: float | Non
     clock = CycleClock.from_plan(cycle, plan, int(select.get("planned_tasks") or len(select.get("task_ids", []))), deadline)
     with ws.db() as con:
         done = [t for (t,) in con.execute("SELECT task_id FROM tasks WHERE run_id = ?", [run_id]).fetchall()]
-    for task_id in done:
-        clock.finished(task_judgments(ws, run_id, task_id))
+    clock.finished(task_judgments(ws, run_id, done), tasks=len(done))
     return clock

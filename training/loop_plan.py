@@ -2,9 +2,9 @@
 
 A cycle costs a fixed part (select, train, reindex, evaluate, probe, decide) plus a part per task
 (the agent answers it, the harvest judges its shown chunks). Both are measured from the finished
-cycles' `loop_steps` rows (per task: over all their tasks; fixed: the largest cycle's, at the
-latest training size, plus the train seconds that grow with the feedback so far;
-`measured_throughput`); before any measurement, the probed reference or conservative defaults. The
+cycles' `loop_steps` rows (per task: over all their tasks, plus the train seconds each task adds;
+fixed: the largest cycle's other steps plus the latest training; `measured_throughput`); before
+any measurement, the probed reference or conservative defaults. The
 cycles left get equal numbers of tasks: the next cycle gets the tasks for which its own fixed part,
 the later cycles' fixed parts and all their tasks fit the time left, with a safety margin. (An
 equal share of *time* starved the first cycle, whose fixed part also encodes every suite once:

@@ -129,7 +129,7 @@ def step_agent(ctx: StepContext) -> dict:
     with task_bar(f"cycle {ctx.cycle}: agent tasks", ctx.progress) as (on_start, on_task):
         def finished(result) -> None:
             if clock is not None and result.status in ("done", "failed"):
-                clock.finished(task_judgments(ctx.ws, ctx.run_id, result.task_id))
+                clock.finished(task_judgments(ctx.ws, ctx.run_id, [result.task_id]))
             if on_task:
                 on_task(result)
 
